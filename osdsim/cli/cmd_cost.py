@@ -1,0 +1,41 @@
+"""``osdsim cost``: the roofline of one forward pass."""
+
+from __future__ import annotations
+
+from osdsim.cli.common import Result, UsageError, add_parser, key_values
+
+
+def register(subparsers) -> None:
+    p = add_parser(subparsers, "cost", "roofline time of one forward pass",
+                   "FLOPs, bytes, compute/memory/overhead time and the bound that applies for one "
+                   "forward of --model on --hardware.")
+    p.add_argument("--model", required=True, help="model card (models/llm)")
+    p.add_argument("--hardware", required=True, help="hardware card (models/hardware)")
+    p.add_argument("--batch", type=int, default=1, help="sequences in the forward (default 1)")
+    p.add_argument("--tokens", type=int, default=1, help="new tokens per sequence (default 1: decode)")
+    p.add_argument("--context", type=int, default=0, help="cached tokens per sequence before them")
+    p.add_argument("--dtype", help="weight/KV dtype (default: the card's)")
+    p.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> Result:
+    from osdsim import cost
+    from osdsim.specs import load_hardware, load_model
+
+    for name in ("batch", "tokens", "tp"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.context < 0:
+        raise UsageError(f"--context must be >= 0, got {args.context}")
+    model, hw = load_model(args.model), load_hardware(args.hardware)
+    fc = cost.forward_cost(model, hw, args.batch, args.tokens, args.context, dtype=args.dtype, tp=args.tp)
+    payload = {
+        "model": model.name, "hardware": hw.name, "batch": args.batch, "tokens": args.tokens,
+        "context": args.context, "tp": args.tp, "dtype": args.dtype or hw.default_dtype,
+        "time_s": float(fc.time_s), "compute_s": float(fc.compute_s), "memory_s": float(fc.memory_s),
+        "overhead_s": float(fc.overhead_s), "comm_s": float(fc.comm_s), "flops": float(fc.flops),
+        "bytes": float(fc.bytes), "bound": str(fc.bound), "arithmetic_intensity": float(fc.arithmetic_intensity),
+        "ridge_point": hw.ridge_point,
+    }
+    return Result(payload, key_values(payload))

@@ -1,0 +1,24 @@
+"""One consistent look for every osdsim figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no screen (CI and servers have none)
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+PALETTE = ["#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2e4057", "#b5651d"]
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float = 3.6):
+    """A Figure with osdsim's style and its axes (a single Axes when 1×1)."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
+                             constrained_layout=True)
+    for ax in axes.flat:
+        ax.grid(True, color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        ax.set_prop_cycle(color=PALETTE)
+    return fig, (axes[0, 0] if nrows == ncols == 1 else axes)

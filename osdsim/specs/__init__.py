@@ -1,0 +1,22 @@
+"""Model and hardware cards: frozen dataclasses and the loaders for ``models/*.yaml``."""
+
+from osdsim.specs.cards import (
+    CardError,
+    card_names,
+    load_hardware,
+    load_model,
+    models_dir,
+)
+from osdsim.specs.hardware import DTYPE_BYTES, HardwareSpec
+from osdsim.specs.model import ModelSpec
+
+__all__ = [
+    "DTYPE_BYTES",
+    "CardError",
+    "HardwareSpec",
+    "ModelSpec",
+    "card_names",
+    "load_hardware",
+    "load_model",
+    "models_dir",
+]

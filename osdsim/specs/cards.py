@@ -1,0 +1,170 @@
+"""Loaders for the cards in ``models/llm/*.yaml`` and ``models/hardware/*.yaml``.
+
+A card is named by its file's stem (``vicuna-7b-v1.3``, ``a100-80g``); a path to a YAML file
+works too. YAML goes through ``yaml.safe_load`` only. Every field is checked: an unknown one,
+a missing one or a malformed number is a :class:`CardError` naming the file and field.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from osdsim.specs.hardware import HardwareSpec
+from osdsim.specs.model import ModelSpec
+
+MAX_CARD_BYTES = 1_000_000  # cards are small; refuse anything larger than this
+_KINDS = {"llm": "LLM", "hardware": "hardware"}
+
+# Hardware cards are written in the units of spec sheets; these convert them to SI.
+_HW_UNITS = {
+    "memory_GB": ("memory_bytes", 1e9),
+    "bandwidth_GBps": ("bandwidth_Bps", 1e9),
+    "interconnect_GBps": ("interconnect_Bps", 1e9),
+    "interconnect_latency_us": ("interconnect_latency_s", 1e-6),
+    "overhead_per_forward_us": ("overhead_per_forward_s", 1e-6),
+    "overhead_per_layer_us": ("overhead_per_layer_s", 1e-6),
+}
+
+
+class CardError(ValueError):
+    """A card that is missing, unreadable or malformed."""
+
+
+def models_dir() -> Path:
+    """Root of the cards: ``$OSDSIM_MODELS_DIR`` or the repository's ``models/``."""
+    env = os.environ.get("OSDSIM_MODELS_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def card_names(kind: str) -> list[str]:
+    """Names of the cards of ``kind`` ("llm" or "hardware"), sorted."""
+    folder = models_dir() / kind
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def _card_path(kind: str, name: str) -> Path:
+    if not isinstance(name, str) or not name:
+        raise CardError(f"{_KINDS[kind]} card name must be a non-empty string, got {name!r}")
+    if name.endswith((".yaml", ".yml")) or os.sep in name:
+        path = Path(name)
+        if not path.is_file():
+            raise CardError(f"{_KINDS[kind]} card file {name} does not exist")
+        return path
+    path = models_dir() / kind / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(card_names(kind)) or "(none)"
+        raise CardError(f"unknown {_KINDS[kind]} card {name!r}; known: {known}")
+    return path
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a small YAML mapping safely; errors name the file and line."""
+    import yaml
+
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise CardError(f"{path}: file is larger than {MAX_CARD_BYTES} bytes")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise CardError(f"{path}{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise CardError(f"{path}: not UTF-8 text") from None
+    if not isinstance(data, dict):
+        raise CardError(f"{path}: expected a mapping of fields, got {type(data).__name__}")
+    return data
+
+
+def _number(path: Path, key: str, value: Any) -> float:
+    # YAML 1.1 reads "1.6e8" as a string; accept numeric strings, reject everything else.
+    if isinstance(value, bool):
+        raise CardError(f"{path}: field {key!r} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise CardError(f"{path}: field {key!r} must be a number, got {value!r}") from None
+
+
+def _build(cls, path: Path, data: dict[str, Any]):
+    allowed = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in allowed:
+            raise CardError(f"{path}: unknown field {key!r}; allowed: {', '.join(sorted(allowed))}")
+        ftype = str(allowed[key].type)
+        if ftype == "int":
+            number = _number(path, key, value)
+            if number != int(number):
+                raise CardError(f"{path}: field {key!r} must be an integer, got {value!r}")
+            value = int(number)
+        elif ftype == "float":
+            value = _number(path, key, value)
+        elif ftype == "bool" and not isinstance(value, bool):
+            raise CardError(f"{path}: field {key!r} must be true or false, got {value!r}")
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise CardError(f"{path}: {exc}") from None
+    except ValueError as exc:
+        raise CardError(f"{path}: {exc}") from None
+
+
+@lru_cache(maxsize=256)
+def _load_model_path(path: str) -> ModelSpec:
+    p = Path(path)
+    data = read_yaml(p)
+    data.setdefault("name", p.stem)
+    return _build(ModelSpec, p, data)
+
+
+@lru_cache(maxsize=256)
+def _load_hardware_path(path: str) -> HardwareSpec:
+    p = Path(path)
+    data = dict(read_yaml(p))
+    data.setdefault("name", p.stem)
+    for key, (field_name, scale) in _HW_UNITS.items():
+        if key in data:
+            data[field_name] = _number(p, key, data.pop(key)) * scale
+    if "peak_TFLOPs" in data:
+        peaks = data.pop("peak_TFLOPs")
+        if not isinstance(peaks, dict) or not peaks:
+            raise CardError(f"{p}: field 'peak_TFLOPs' must map dtypes to TFLOP/s")
+        data["peak_flops"] = {str(k): _number(p, f"peak_TFLOPs.{k}", v) * 1e12 for k, v in peaks.items()}
+    measured = data.pop("measured", None)
+    if measured is not None:
+        if not isinstance(measured, list):
+            raise CardError(f"{p}: field 'measured' must be a list of timing rows")
+        data["measured"] = tuple(_measured_row(p, i, row) for i, row in enumerate(measured))
+    return _build(HardwareSpec, p, data)
+
+
+_MEASURED_KEYS = ("model", "batch", "new_tokens", "context", "seconds")
+
+
+def _measured_row(path: Path, index: int, row: Any) -> tuple:
+    if not isinstance(row, dict) or set(row) != set(_MEASURED_KEYS):
+        raise CardError(f"{path}: measured row {index} must have exactly the keys {', '.join(_MEASURED_KEYS)}")
+    return (str(row["model"]), *(_number(path, f"measured[{index}].{k}", row[k]) for k in _MEASURED_KEYS[1:]))
+
+
+def load_model(name: str | ModelSpec) -> ModelSpec:
+    """The LLM card ``name`` (a stem in ``models/llm`` or a YAML path)."""
+    if isinstance(name, ModelSpec):
+        return name
+    return _load_model_path(str(_card_path("llm", name)))
+
+
+def load_hardware(name: str | HardwareSpec) -> HardwareSpec:
+    """The hardware card ``name`` (a stem in ``models/hardware`` or a YAML path)."""
+    if isinstance(name, HardwareSpec):
+        return name
+    return _load_hardware_path(str(_card_path("hardware", name)))
