@@ -1,0 +1,223 @@
+"""vLLM speculative-decoding metrics → aggregate rows (REFERENCE.md, "External logs").
+
+Three sources, detected per line, so one file may mix them:
+
+- V0 engine ``Speculative metrics: ...`` — counters cumulative since start; each row here is the
+  delta since the previous line (a counter going down means a restart: the delta restarts too).
+  V0's "accepted" counts every drafted position that matched, also after a rejection.
+- V1 engine ``SpecDecoding metrics: ...`` — counts per logging interval; older versions print
+  fewer fields. V1's "accepted" counts the accepted prefix of each draft (mean acceptance length
+  = 1 + accepted / drafts), with per-position rates when printed.
+- Prometheus text exposition of ``vllm:spec_decode_*`` counters (with or without ``_total``,
+  per-position samples labelled ``position="i"``, 0-based). Each scrape is one cumulative
+  snapshot; a repeated sample starts the next one, and rows are deltas between snapshots.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from osdsim.trace.importers.common import (
+    INT,
+    NUM,
+    ImportResult,
+    Unreadable,
+    check_counts,
+    finish,
+    grab,
+    number_list,
+)
+
+V0_MARK = "Speculative metrics:"
+V1_MARK = "SpecDecoding metrics:"
+PROM_PREFIX = "vllm:spec_decode_"
+_TIME = re.compile(r"(\d\d-\d\d \d\d:\d\d:\d\d)")
+_PROM_LINE = re.compile(r"^(vllm:spec_decode_[A-Za-z0-9_]+?)(?:_total)?(\{[^}]*\})?\s+(\S+)(?:\s+\S+)?\s*$")
+_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_PROM_COUNTERS = ("num_drafts", "num_draft_tokens", "num_accepted_tokens", "num_emitted_tokens",
+                  "num_accepted_tokens_per_pos")
+
+ALPHA_DEFINITION = {
+    "vllm-v0": "vLLM V0 'draft acceptance rate' = accepted/drafted, where accepted counts every "
+               "matching drafted position, also after a rejection; not Leviathan's alpha",
+    "vllm-v1": "vLLM V1 'draft acceptance rate' = accepted/drafted with accepted = accepted prefix "
+               "per draft; per-position rates = P(position i accepted); not Leviathan's alpha",
+    "vllm-prometheus": "vLLM counters: accepted/drafted over the accepted prefix per draft; "
+                       "not Leviathan's alpha",
+}
+
+
+def _timestamp(line: str) -> str | None:
+    m = _TIME.search(line)
+    return m.group(1) if m else None
+
+
+def parse_v0(line: str) -> dict[str, Any]:
+    """Cumulative counters of one V0 line ("Number of draft tokens tokens" accepted too)."""
+    body = line.split(V0_MARK, 1)[1]
+    k = grab(r"Number of speculative tokens:\s*" + INT, body, int, True, "speculative tokens")
+    accepted = grab(r"Number of accepted tokens:\s*" + INT, body, int, True, "accepted tokens")
+    drafted = grab(r"Number of draft tokens(?: tokens)?:\s*" + INT, body, int, True, "draft tokens")
+    emitted = grab(r"Number of emitted tokens:\s*" + INT, body, int, True, "emitted tokens")
+    if k < 1:
+        raise Unreadable("number of speculative tokens must be >= 1")
+    check_counts(drafted, accepted)
+    return {"gamma": k, "accepted": accepted, "drafted": drafted, "emitted": emitted,
+            "acceptance_rate": grab(r"Draft acceptance rate:\s*" + NUM, body),
+            "system_efficiency": grab(r"System efficiency:\s*" + NUM, body),
+            "time": _timestamp(line)}
+
+
+def parse_v1(line: str) -> dict[str, Any]:
+    """One V1 interval line; the number of drafts is recovered from k or the mean length."""
+    body = line.split(V1_MARK, 1)[1]
+    accepted = grab(r"Accepted:\s*" + INT + r"\s*tokens", body, int, True, "Accepted")
+    drafted = grab(r"Drafted:\s*" + INT + r"\s*tokens", body, int, True, "Drafted")
+    check_counts(drafted, accepted)
+    mean_len = grab(r"Mean acceptance length:\s*" + NUM, body)
+    m = re.search(r"Per-position acceptance rate:\s*(" + NUM + r"(?:\s*,\s*" + NUM + r")*)", body)
+    per_position = number_list(m.group(1)) if m else None
+    rate = grab(r"Draft acceptance rate:\s*" + NUM, body)
+    if rate is not None and re.search(r"Draft acceptance rate:\s*" + NUM + r"\s*%", body):
+        rate /= 100.0
+    k = len(per_position) if per_position else None
+    num_drafts = None
+    if k and drafted % k == 0:
+        num_drafts = drafted // k
+    elif mean_len is not None and mean_len > 1.0:
+        num_drafts = round(accepted / (mean_len - 1.0))
+    if num_drafts is not None and k is None and num_drafts > 0:
+        k = round(drafted / num_drafts)
+    return {"gamma": k, "accepted": accepted, "drafted": drafted, "num_drafts": num_drafts,
+            "emitted": None if num_drafts is None else accepted + num_drafts,
+            "mean_acceptance_length": mean_len, "per_position": per_position,
+            "acceptance_rate": rate,
+            "accepted_tok_s": grab(r"Accepted throughput:\s*" + NUM, body),
+            "drafted_tok_s": grab(r"Drafted throughput:\s*" + NUM, body),
+            "time": _timestamp(line)}
+
+
+def _delta(cur: dict[str, Any], prev: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
+    restart = prev is None or any(cur[key] < prev[key] for key in keys)
+    return {key: cur[key] - (0 if restart else prev[key]) for key in keys} | {"restart": restart}
+
+
+def _v0_row(cur: dict[str, Any], prev: dict[str, Any] | None, lineno: int) -> dict[str, Any]:
+    d = _delta(cur, prev, ("accepted", "drafted", "emitted"))
+    k = cur["gamma"]
+    return {"format": "vllm-v0", "line": lineno, "counters": "delta of cumulative", **d, "gamma": k,
+            "num_drafts": d["drafted"] / k, "cumulative_drafted": cur["drafted"],
+            "cumulative_accepted": cur["accepted"], "cumulative_emitted": cur["emitted"],
+            "acceptance_rate": cur["acceptance_rate"], "system_efficiency": cur["system_efficiency"],
+            "time": cur["time"]}
+
+
+def parse_prometheus_sample(line: str) -> tuple[str, dict[str, str], float] | None:
+    """(counter name without prefix/_total, labels, value), or None for a sample of no interest."""
+    m = _PROM_LINE.match(line.strip())
+    if m is None:
+        raise Unreadable("not a Prometheus sample line")
+    name = m.group(1)[len(PROM_PREFIX):]
+    if name.endswith("_created") or name not in _PROM_COUNTERS:
+        return None
+    labels = dict(_LABEL.findall(m.group(2) or ""))
+    try:
+        value = float(m.group(3))
+    except ValueError:
+        raise Unreadable(f"value {m.group(3)!r} is not a number") from None
+    if not 0 <= value < 1e300:
+        raise Unreadable(f"counter value {m.group(3)!r} is not a finite non-negative number")
+    return name, labels, value
+
+
+class _PromSnapshots:
+    """Collects samples into scrapes (a repeated series starts a new one) and emits delta rows."""
+
+    def __init__(self, result: ImportResult):
+        self.result = result
+        self.current: dict[tuple, float] = {}
+        self.first_line = 0
+        self.previous: dict[tuple, dict[str, Any]] = {}
+
+    def add(self, name: str, labels: dict[str, str], value: float, lineno: int) -> None:
+        position = labels.pop("position", None)
+        key = (tuple(sorted(labels.items())), name, position)
+        if key in self.current:
+            self.close()
+        if not self.current:
+            self.first_line = lineno
+        self.current[key] = value
+
+    def close(self) -> None:
+        groups: dict[tuple, dict[str, Any]] = {}
+        for (labels, name, position), value in self.current.items():
+            g = groups.setdefault(labels, {"per_pos": {}})
+            if position is None:
+                g[name] = value
+            elif position.isdigit():
+                g["per_pos"][int(position)] = value
+        for labels, g in groups.items():
+            self._emit(labels, g)
+        self.current = {}
+
+    def _emit(self, labels: tuple, g: dict[str, Any]) -> None:
+        if "num_draft_tokens" not in g or "num_accepted_tokens" not in g:
+            self.result.bad(self.first_line, "scrape lacks num_draft_tokens or num_accepted_tokens")
+            return
+        drafts = g.get("num_drafts")
+        emitted = g.get("num_emitted_tokens")
+        if emitted is None and drafts is not None:
+            emitted = g["num_accepted_tokens"] + drafts
+        cur = {"drafted": g["num_draft_tokens"], "accepted": g["num_accepted_tokens"],
+               "emitted": -1.0 if emitted is None else emitted, "num_drafts": -1.0 if drafts is None else drafts}
+        per_pos = [g["per_pos"][i] for i in sorted(g["per_pos"])]
+        for i, v in enumerate(per_pos):
+            cur[f"pos{i}"] = v
+        if cur["accepted"] > cur["drafted"]:
+            self.result.bad(self.first_line, "accepted exceeds drafted in scrape")
+            return
+        d = _delta(cur, self.previous.get(labels), tuple(cur))
+        self.previous[labels] = cur
+        row = {"format": "vllm-prometheus", "line": self.first_line, "counters": "delta of cumulative",
+               "labels": dict(labels), "drafted": d["drafted"], "accepted": d["accepted"],
+               "emitted": d["emitted"] if emitted is not None else None,
+               "num_drafts": d["num_drafts"] if drafts is not None else None, "restart": d["restart"]}
+        if per_pos and row["num_drafts"]:
+            row["gamma"] = len(per_pos)
+            row["per_position"] = [d[f"pos{i}"] / row["num_drafts"] for i in range(len(per_pos))]
+        elif row["num_drafts"]:
+            row["gamma"] = round(row["drafted"] / row["num_drafts"])
+        self.result.add(row)
+
+
+def parse_vllm(lines: list[str | None], path: str = "<text>") -> ImportResult:
+    """Aggregate rows from the lines of a vLLM log or Prometheus scrape (see module docstring)."""
+    result = ImportResult(path=path, kind="vllm", total_lines=len(lines))
+    prev_v0: dict[str, Any] | None = None
+    prom = _PromSnapshots(result)
+    for lineno, line in enumerate(lines, start=1):
+        if line is None:
+            result.bad(lineno, "line longer than the limit")
+            continue
+        try:
+            if V0_MARK in line:
+                cur = parse_v0(line)
+                result.add(_v0_row(cur, prev_v0, lineno))
+                prev_v0 = cur
+            elif V1_MARK in line:
+                result.add({"format": "vllm-v1", "line": lineno, "counters": "interval", **parse_v1(line)})
+            elif line.lstrip().startswith(PROM_PREFIX):
+                sample = parse_prometheus_sample(line)
+                if sample is None:
+                    result.other += 1
+                    continue
+                prom.add(*sample, lineno)
+            else:
+                result.other += 1
+                continue
+            result.parsed += 1
+        except Unreadable as exc:
+            result.bad(lineno, str(exc), line)
+    prom.close()
+    return finish(result)

@@ -1,0 +1,1 @@
+"""Predicted vs measured: replay traces through the cost model, analyse imported logs."""

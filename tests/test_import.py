@@ -1,0 +1,170 @@
+"""Importers of vLLM and llama.cpp logs: every hand-written sample variant, garbage, limits, fuzzing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from osdsim.trace import read_trace
+from osdsim.trace.importers import LogImportError, import_log, import_text, trace_lines
+from osdsim.trace.importers import common as import_common
+from osdsim.validate.imported import alpha_from_tau, analyse, summarize
+
+SAMPLES = Path(__file__).resolve().parents[1] / "traces" / "samples"
+
+
+def rows_of(name: str, kind: str):
+    return import_log(kind, SAMPLES / name).aggregates
+
+
+def test_vllm_v0_cumulative_counters_become_deltas():
+    result = import_log("vllm", SAMPLES / "vllm_v0.log")
+    rows = result.aggregates
+    assert [r["drafted"] for r in rows] == [1000, 1000, 1000]
+    assert [r["accepted"] for r in rows] == [700, 710, 700]
+    assert [r["emitted"] for r in rows] == [693, 697, 692]
+    assert all(r["gamma"] == 4 and r["num_drafts"] == 250 for r in rows)
+    assert result.unreadable == 0 and result.other == 3  # engine config and throughput lines
+
+
+def test_vllm_v0_tokens_tokens_and_restart():
+    rows = rows_of("vllm_v0_tokens_tokens.log", "vllm")
+    assert [r["drafted"] for r in rows] == [500, 500, 200]
+    assert [r["restart"] for r in rows] == [True, False, True]
+
+
+def test_vllm_v1_new_fields_and_per_position():
+    rows = rows_of("vllm_v1.log", "vllm")
+    first = rows[0]
+    assert first["gamma"] == 3 and first["num_drafts"] == 200 and first["emitted"] == 500
+    assert first["per_position"] == [0.8, 0.45, 0.25]
+    assert first["acceptance_rate"] == pytest.approx(0.5)
+    assert first["mean_acceptance_length"] == pytest.approx(2.5)
+
+
+def test_vllm_v1_older_lines_lack_fields():
+    rows = rows_of("vllm_v1_old.log", "vllm")
+    assert rows[0]["num_drafts"] == 200 and rows[0]["gamma"] == 3
+    assert rows[1]["num_drafts"] == 200 and rows[1]["gamma"] == 3  # from mean acceptance length
+    assert rows[2]["num_drafts"] is None and rows[2]["emitted"] is None  # counts only
+    s = summarize(rows)
+    assert s["rows_with_step_counts"] == 2 and s["tau"] == pytest.approx((300 + 280 + 400) / 400)
+
+
+def test_prometheus_total_suffix_and_positions():
+    result = import_log("vllm", SAMPLES / "vllm_prometheus.txt")
+    (row,) = result.aggregates
+    assert (row["drafted"], row["accepted"], row["num_drafts"], row["emitted"]) == (600, 300, 200, 500)
+    assert row["per_position"] == pytest.approx([0.8, 0.45, 0.25])
+    assert row["gamma"] == 3
+
+
+def test_prometheus_scrapes_are_deltas():
+    rows = rows_of("vllm_prometheus_scrapes.txt", "vllm")
+    assert [r["drafted"] for r in rows] == [1000, 1000]
+    assert [r["emitted"] for r in rows] == [693, 697]
+
+
+def test_llamacpp_speculative_summary():
+    (row,) = rows_of("llamacpp_speculative.log", "llamacpp")
+    assert (row["gamma"], row["drafted"], row["accepted"], row["emitted"]) == (8, 120, 80, 100)
+    assert row["num_drafts"] == 20 and row["num_drafts_estimated"]
+    assert row["acceptance_rate"] == pytest.approx(0.66667)
+    assert row["tokens_per_s"] == pytest.approx(20.0) and row["decode_s"] == pytest.approx(5.0)
+
+
+def test_llamacpp_server_lines_new_and_old():
+    rows = rows_of("llamacpp_server.log", "llamacpp")
+    assert [(r["accepted"], r["drafted"], r["num_drafts"]) for r in rows] == [(60, 100, 40), (40, 100, 50)]
+    assert rows[0]["per_position"] == [0.6, 0.4, 0.25, 0.15, 0.1] and rows[0]["gamma"] == 5
+    old = rows_of("llamacpp_server_old.log", "llamacpp")
+    assert [(r["accepted"], r["drafted"], r["num_drafts"]) for r in old] == [(55, 100, None), (65, 100, None)]
+
+
+@pytest.mark.parametrize("kind", ["vllm", "llamacpp"])
+def test_garbage_is_an_error_naming_the_file(kind):
+    with pytest.raises(LogImportError, match="garbage.log"):
+        import_log(kind, SAMPLES / "garbage.log")
+
+
+def test_missing_file_and_unknown_kind():
+    with pytest.raises(LogImportError, match="does not exist"):
+        import_log("vllm", SAMPLES / "nope.log")
+    with pytest.raises(LogImportError, match="unknown log kind"):
+        import_text("sglang", "x")
+
+
+def test_unreadable_lines_are_counted_not_dropped():
+    text = (SAMPLES / "vllm_v1.log").read_text() + "SpecDecoding metrics: Accepted: 9 tokens, Drafted: 3 tokens\n"
+    result = import_text("vllm", text)
+    assert result.unreadable == 1 and "exceeds" in result.unreadable_examples[0]["reason"]
+    assert result.report()["unreadable_lines"] == 1
+
+
+def test_size_limits(monkeypatch, tmp_path):
+    monkeypatch.setattr(import_common, "MAX_LINE_BYTES", 100)
+    result = import_text("vllm", "x" * 200 + "\nSpecDecoding metrics: Accepted: 3 tokens, Drafted: 9 tokens\n")
+    assert result.unreadable == 1
+    big = tmp_path / "big.log"
+    big.write_text("x" * 50)
+    monkeypatch.setattr(import_common, "MAX_FILE_BYTES", 10)
+    with pytest.raises(LogImportError, match="limit"):
+        import_log("vllm", big)
+
+
+@pytest.mark.parametrize("name,kind", [
+    ("vllm_v0.log", "vllm"), ("vllm_v1.log", "vllm"), ("vllm_prometheus.txt", "vllm"),
+    ("llamacpp_speculative.log", "llamacpp"), ("llamacpp_server_old.log", "llamacpp")])
+def test_trace_lines_round_trip_through_the_trace_reader(tmp_path, name, kind):
+    from osdsim.trace import TraceWriter
+
+    meta, *rows = trace_lines(import_log(kind, SAMPLES / name), target="t")
+    path = tmp_path / "imported.jsonl"
+    with TraceWriter(path, mode="w") as w:
+        w.write("meta", **meta)
+        for row in rows:
+            w.write("aggregate", **row)
+    trace = read_trace(path)
+    assert len(trace.aggregates) == len(rows) and trace.meta["source"] == f"import:{kind}"
+    assert "alpha_definition" in trace.meta
+
+
+@pytest.mark.parametrize("alpha,gamma", [(0.0, 3), (0.3, 1), (0.7, 4), (0.95, 8)])
+def test_alpha_from_tau_inverts_tau(alpha, gamma):
+    from osdsim.cost import tau
+
+    assert alpha_from_tau(tau(alpha, gamma), gamma) == pytest.approx(alpha, abs=1e-9)
+
+
+def test_analyse_v1_gives_leviathan_alpha_and_what_if():
+    out = analyse(rows_of("vllm_v1.log", "vllm"), c=0.05, gammas=[1, 3, 5], alphas=[0.9])
+    overall = out["overall"]
+    assert overall["tau"] == pytest.approx((500 + 520) / 400)
+    assert overall["alpha"] != pytest.approx(overall["source_acceptance_rate"], abs=0.01)
+    pred = out["prediction"]
+    assert pred["speedup"] == pytest.approx(overall["tau"] / (3 * 0.05 + 1))
+    assert [g["gamma"] for g in pred["gamma_what_if"]] == [1, 3, 5]
+    assert pred["alpha_what_if"][0]["speedup"] > pred["speedup"]
+
+
+_LINE_PIECES = st.sampled_from([
+    "Speculative metrics:", "SpecDecoding metrics:", "vllm:spec_decode_num_drafts_total",
+    "vllm:spec_decode_num_draft_tokens{position=\"1\"}", "Number of draft tokens tokens:",
+    "Accepted:", "Drafted:", " tokens", "Per-position acceptance rate:", "draft acceptance =",
+    "n_draft =", "n_predict =", "n_drafted =", "n_accept =", "accept =", "%", "decoded", "(", ")",
+    " accepted /", " generated", ", ", "\n", " ", "1e999", "nan", "-3", "0.5", "7", "99999999999999999999"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=300), st.lists(_LINE_PIECES, max_size=60).map("".join),
+                 st.binary(max_size=300)), st.sampled_from(["vllm", "llamacpp"]))
+def test_fuzz_never_raises_anything_but_the_documented_error(text, kind):
+    try:
+        result = import_text(kind, text)
+    except LogImportError:
+        return
+    assert result.aggregates and result.parsed + result.unreadable + result.other >= 1
+    analyse(result.aggregates, c=0.1, gammas=[2], alphas=[0.5])
