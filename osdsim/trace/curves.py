@@ -1,0 +1,90 @@
+"""Learning curves alpha(n) per domain, fitted to a trace's per-record acceptance.
+
+The form is the simulator's acceptance model (a learning curve in records):
+
+    alpha(n) = alpha_inf - (alpha_inf - alpha0) * exp(-n / scale)
+
+where n is the number of records of that domain the draft had been trained on when it served
+the record: records of the domain served up to the ``after_record`` of the latest update applied
+before it (the draft's ``draft_version``). Without update lines (an untouched draft) n is 0
+throughout and the curve is flat at the mean.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def exp_curve(n: np.ndarray, alpha0: float, alpha_inf: float, scale: float) -> np.ndarray:
+    return alpha_inf - (alpha_inf - alpha0) * np.exp(-np.asarray(n, dtype=float) / scale)
+
+
+def trained_records(records: pd.DataFrame, updates: pd.DataFrame | None = None) -> pd.Series:
+    """n per record: records of its domain that the draft serving it had been trained on."""
+    if "draft_version" not in records or updates is None or updates.empty:
+        return pd.Series(0, index=records.index, dtype=int)
+    after = dict(zip(updates["update"].astype(int), updates["after_record"].astype(int)))
+    last = records["draft_version"].fillna(0).astype(int).map(lambda v: after.get(v, -1) if v else -1)
+    n = pd.Series(0, index=records.index, dtype=int)
+    for _, group in records.groupby("domain", sort=False):
+        served = np.sort(group["record"].to_numpy(int))
+        n[group.index] = np.searchsorted(served, last[group.index].to_numpy(int), side="right")
+    return n
+
+
+def _fit_one(n: np.ndarray, alpha: np.ndarray) -> dict[str, float]:
+    from scipy.optimize import curve_fit
+
+    mean = float(np.mean(alpha))
+    flat = {"alpha0": mean, "alpha_inf": mean, "scale": 1.0}
+    if len(alpha) < 4 or np.ptp(n) == 0:
+        return flat
+    head = float(np.mean(alpha[n <= np.quantile(n, 0.1)]))
+    tail = float(np.mean(alpha[n >= np.quantile(n, 0.9)]))
+    guess = [min(max(head, 0.0), 1.0), min(max(tail, 0.0), 1.0), max(float(np.ptp(n)) / 4, 1.0)]
+    try:
+        (a0, ainf, scale), _ = curve_fit(
+            exp_curve, n, alpha, p0=guess,
+            bounds=([0.0, 0.0, 1e-6], [1.0, 1.0, 1e9]), maxfev=20000)
+    except (RuntimeError, ValueError):
+        return flat
+    return {"alpha0": float(a0), "alpha_inf": float(ainf), "scale": float(scale)}
+
+
+def fit_learning_curves(records: pd.DataFrame, updates: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Least-squares fit of ``exp_curve`` per domain to per-record alpha.
+
+    ``records`` needs ``record``, ``domain``, ``alpha`` and ``draft_version``; baseline records
+    (``mode == "baseline"``) and records without alpha are left out. If ``updates`` is None and
+    ``records`` has a column ``n``, that column is used as n.
+    """
+    df = records.copy()
+    if "mode" in df:
+        df = df[df["mode"].fillna("speculative") != "baseline"]
+    df = df[df["alpha"].notna()]
+    if "n" not in df or updates is not None:
+        df["n"] = trained_records(df, updates)
+    domains = {}
+    for domain, group in df.groupby("domain", sort=False):
+        fit = _fit_one(group["n"].to_numpy(float), group["alpha"].to_numpy(float))
+        domains[str(domain)] = {**fit, "points": int(len(group))}
+    return {"form": "exp", "unit": "records", "domains": domains}
+
+
+def curves_path(trace_path: str | os.PathLike) -> str:
+    return f"{os.fspath(trace_path)}.curves.json"
+
+
+def curves_json(curves: dict[str, Any]) -> str:
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    return json.dumps(clean(curves), indent=2) + "\n"
