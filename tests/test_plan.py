@@ -1,0 +1,70 @@
+"""Capacity planning: the replica search and the planner on hand-computable stand-ins."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from osdsim.plan import SLO, candidates, min_replicas, parse_slo, plan
+
+
+@given(st.integers(1, 500), st.integers(1, 600))
+def test_min_replicas_finds_threshold(threshold, cap):
+    calls = []
+
+    def meets(n):
+        calls.append(n)
+        return n >= threshold
+
+    got = min_replicas(meets, cap)
+    assert got == (threshold if threshold <= cap else None)
+    assert len(calls) <= 2 * math.ceil(math.log2(cap + 1)) + 2
+
+
+def test_slo_parsing_and_checks():
+    slo = parse_slo(["tpot_p99_s=0.05", "ttft_p99_s=2"])
+    assert slo.bounds == {"tpot_p99_s": 0.05, "ttft_p99_s": 2.0}
+    good = {"requests": 100, "finished": 100, "tpot_p99_s": 0.04, "ttft_p99_s": 1.0}
+    assert slo.met_by(good)
+    assert not slo.met_by({**good, "tpot_p99_s": 0.06})
+    assert not slo.met_by({**good, "finished": 90})  # a backlog is not a met SLO
+    for bad in (["tpot=0.1"], ["tpot_p99_s=x"], ["tpot_p99_s"], ["tpot_p99_s=-1"]):
+        with pytest.raises(ValueError):
+            parse_slo(bad)
+
+
+def test_candidates_modes():
+    base = {"draft": "llama-160m", "gamma": 5, "online": {"update_interval": 4}}
+    cands = candidates(base, drafts=["llama-160m", "vicuna-68m"], gammas=[3, 5])
+    modes = [c["mode"] for c in cands]
+    assert modes.count("plain") == 1 and modes.count("spec") == 4 and modes.count("osd") == 4
+    plain = cands[0]["scenario"]
+    assert plain["draft"] is None and plain["gamma"] == 0 and "online" not in plain
+    assert all("online" not in c["scenario"] for c in cands if c["mode"] == "spec")
+    assert all(c["scenario"]["online"] == {"update_interval": 4} for c in cands if c["mode"] == "osd")
+
+
+def test_plan_hand_computed():
+    # A stand-in simulator: each replica serves `cap` requests/s; the TPOT p99 is fine while the
+    # load per replica stays under capacity. Capacity per replica: plain 2, spec gamma g: 2 + g/2.
+    # At 11 requests/s: plain needs ceil(11/2) = 6, gamma 3 needs ceil(11/3.5) = 4, gamma 5
+    # needs ceil(11/4.5) = 3 replicas.
+    def evaluate(scen):
+        cap = 2.0 + scen["gamma"] / 2.0
+        ok = scen["workload"]["rate"] / scen["replicas"] <= cap
+        return {"requests": 100, "finished": 100, "tpot_p99_s": 0.01 if ok else 1.0, "throughput_tok_s": 1.0}
+
+    base = {"workload": {"rate": 11.0}, "tp": 2}
+    rows = plan(base, SLO({"tpot_p99_s": 0.05}), evaluate, modes=("plain", "spec"), gammas=[3, 5])
+    got = {(r["mode"], r["gamma"]): r["replicas"] for r in rows}
+    assert got == {("plain", 0): 6, ("spec", 3): 4, ("spec", 5): 3}
+    best_spec = [r for r in rows if r["mode"] == "spec" and r["best"]]
+    assert len(best_spec) == 1 and best_spec[0]["gamma"] == 5 and best_spec[0]["gpus"] == 6
+    assert best_spec[0]["gpu_hours_per_day"] == 6 * 24
+
+
+def test_plan_infeasible_reports_none():
+    rows = plan({"workload": {"rate": 1.0}}, SLO({"tpot_p99_s": 0.05}),
+                lambda s: {"requests": 1, "finished": 1, "tpot_p99_s": 1.0}, modes=("plain",), max_replicas=8)
+    assert rows[0]["replicas"] is None and rows[0]["best"] is False
