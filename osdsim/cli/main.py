@@ -12,7 +12,7 @@ from osdsim.cli.common import Parser, UsageError, emit
 
 # Each name has a module osdsim/cli/cmd_<name>.py with register(subparsers).
 COMMANDS = (
-    "demo", "speedup", "cost", "sweep",
+    "demo", "speedup", "cost", "sweep", "plot",
 )
 
 
