@@ -1,0 +1,94 @@
+"""The online distiller of one draft on one replica (OSD, Liu et al. 2024, Section 4).
+
+Positions where the draft was wrong go into a bounded buffer (the target's distribution there
+came free with verification); every ``update_interval`` finished records the distiller trains
+on the buffer and clears it. The replica engine owns the clock: this module holds the state and
+the accounting of one update against the replica's spare FLOPs.
+
+Spare mode: the update starts at once and lasts at least ``update_s`` (its time on an idle
+replica); serving steps during it run ``interference`` slower (memory-bandwidth contention);
+its FLOPs are paid from each step's spare FLOPs (capacity × step time − step FLOPs) and from
+idle time. If, when ``update_s`` has passed, FLOPs are still owed, the remainder runs
+exclusively — the step in flight is lengthened by remainder / capacity (``stall_s``): an update
+that does not fit shows up as longer steps. Exclusive mode: the replica stops serving for
+``update_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Update:
+    distiller: Distiller
+    start_s: float
+    min_end_s: float  # start + update_s
+    flops: float
+    flops_left: float
+    num_tokens: int
+    records: np.ndarray  # records per domain in this update
+    stall_s: float = 0.0
+
+
+class Distiller:
+    """Buffer and record counters of one draft; ``domains`` is the domain indices it serves."""
+
+    def __init__(self, name: str, domains: np.ndarray, num_domains: int, interval: int, buffer_size: int):
+        self.name = name
+        self.serves = np.zeros(num_domains, dtype=bool)
+        self.serves[domains] = True
+        self.interval, self.buffer_size = interval, buffer_size
+        self.buffer_tokens = 0
+        self.records = np.zeros(num_domains, dtype=np.int64)  # finished since the last update
+
+    def add_mismatches(self, count: int) -> None:
+        # Bounded buffer: beyond buffer_size the oldest positions are dropped.
+        self.buffer_tokens = min(self.buffer_size, self.buffer_tokens + count)
+
+    def add_records(self, per_domain: np.ndarray) -> None:
+        self.records += np.where(self.serves, per_domain, 0)
+
+    @property
+    def due(self) -> bool:
+        return int(self.records.sum()) >= self.interval
+
+    def start(self, now: float, update_s: float, flops: float) -> Update:
+        update = Update(self, now, now + update_s, flops, flops, self.buffer_tokens, self.records.copy())
+        self.buffer_tokens = 0
+        self.records[:] = 0
+        return update
+
+
+def charge_step(update: Update, now: float, step_s: float, step_flops: float, capacity: float,
+                interference: float) -> tuple[float, float]:
+    """A serving step of ``step_s`` starting at ``now`` while ``update`` runs in spare mode.
+
+    Returns the step's (seconds, stall seconds) after interference and any exclusive remainder.
+    """
+    seconds = step_s * (1.0 + interference)
+    spare = capacity * seconds - step_flops
+    if spare > 0.0:
+        update.flops_left -= spare
+    stall = 0.0
+    if update.flops_left > 0.0 and now + seconds >= update.min_end_s:
+        stall = update.flops_left / capacity  # the rest runs with the card to itself
+        update.flops_left = 0.0
+        update.stall_s += stall
+    return seconds + stall, stall
+
+
+def charge_idle(update: Update, idle_s: float, capacity: float) -> None:
+    """An idle replica gives the update all its FLOPs."""
+    update.flops_left -= capacity * idle_s
+
+
+def idle_finish_s(update: Update, now: float, capacity: float) -> float:
+    """When the update would finish if the replica stayed idle from ``now``."""
+    return max(update.min_end_s, now + max(0.0, update.flops_left) / capacity)
+
+
+def done(update: Update, now: float) -> bool:
+    return now >= update.min_end_s - 1e-12 and update.flops_left <= 0.0

@@ -1,0 +1,90 @@
+"""Seconds and FLOPs of one serving iteration, priced by a CostModel and memoised.
+
+A speculative step (DESIGN.md) is γ sequential draft forwards at batch B (one new token each)
+plus one target verify over γ+1 tokens per sequence, all at the batch's mean context; γ = 0 is
+plain decoding (one target forward of one token). Attention cost and KV traffic are linear in
+the context, so pricing at the mean context is exact for the roofline; the mean is rounded to
+``bucket`` tokens so that the memo hits (a 16-token bucket moves a 7B decode by < 0.1%).
+"""
+
+from __future__ import annotations
+
+from osdsim.cost.model import ConstantCost, CostModel, RooflineCost
+from osdsim.cost.roofline import kv_capacity_tokens
+from osdsim.cost.spare import distill_flops
+from osdsim.sim.scenario import Scenario
+from osdsim.specs import ModelSpec, load_hardware, load_model
+
+
+def build_cost(scenario: Scenario) -> CostModel:
+    """The scenario's cost model: the roofline on its hardware card, or constant seconds."""
+    spec = scenario.cost
+    if spec.model == "constant":
+        return ConstantCost(dict(spec.forward_s), capacity=spec.capacity_flops_per_s,
+                            update_s_per_token=spec.update_s_per_token)
+    return RooflineCost(load_hardware(scenario.hardware), dtype=scenario.dtype, tp=scenario.tp)
+
+
+def kv_tokens(scenario: Scenario, target: ModelSpec, draft: ModelSpec | None) -> float:
+    """KV-cache tokens per replica: the override, else what the card's memory holds."""
+    if scenario.kv_tokens is not None:
+        return float(scenario.kv_tokens)
+    hw = load_hardware(scenario.hardware)
+    return kv_capacity_tokens(target, hw, tp=scenario.tp, dtype=scenario.dtype, draft=draft,
+                              reserve_fraction=scenario.kv_reserve)
+
+
+class Pricer:
+    """Memoised step and prefill prices for one (target, draft) pair on one replica."""
+
+    def __init__(self, cost: CostModel, target: ModelSpec, draft: ModelSpec | None, bucket: int):
+        self.cost, self.target, self.draft, self.bucket = cost, target, draft, bucket
+        self.capacity = float(cost.capacity_flops_per_s())
+        self._steps: dict[tuple[int, int, int], tuple[float, float]] = {}
+        self._prefills: dict[tuple[int, int], tuple[float, float]] = {}
+
+    def step(self, batch: int, gamma: int, context: float) -> tuple[float, float]:
+        """(seconds, FLOPs) of one speculative step (γ = 0: a plain decode step)."""
+        key = (batch, gamma, int(context / self.bucket + 0.5))
+        hit = self._steps.get(key)
+        if hit is None:
+            hit = self._steps[key] = self._price_step(batch, gamma, key[2] * self.bucket)
+        return hit
+
+    def _price_step(self, batch: int, gamma: int, ctx: float) -> tuple[float, float]:
+        c, t = self.cost, self.target
+        seconds = c.forward_s(t, batch, gamma + 1, ctx)
+        flops = c.forward_flops(t, batch, gamma + 1, ctx)
+        if gamma:
+            # Draft forwards are sequential; the i-th sees ctx + i tokens, priced at the mean.
+            dctx = ctx + (gamma - 1) / 2.0
+            seconds += gamma * c.forward_s(self.draft, batch, 1, dctx)
+            flops += gamma * c.forward_flops(self.draft, batch, 1, dctx)
+        return float(seconds), float(flops)
+
+    def prefill(self, batch: int, prompt_tokens: float) -> tuple[float, float]:
+        """(seconds, FLOPs) of prefilling ``batch`` prompts of mean length ``prompt_tokens``
+        in the target, and in the draft too when there is one."""
+        key = (batch, int(prompt_tokens / self.bucket + 0.5))
+        hit = self._prefills.get(key)
+        if hit is None:
+            tokens = max(1, key[1] * self.bucket)
+            c = self.cost
+            seconds = c.forward_s(self.target, batch, tokens, 0.0)
+            flops = c.forward_flops(self.target, batch, tokens, 0.0)
+            if self.draft is not None:
+                seconds += c.forward_s(self.draft, batch, tokens, 0.0)
+                flops += c.forward_flops(self.draft, batch, tokens, 0.0)
+            hit = self._prefills[key] = (float(seconds), float(flops))
+        return hit
+
+    def update(self, num_tokens: int) -> tuple[float, float]:
+        """(seconds on an idle replica, FLOPs) of one distillation update over ``num_tokens``."""
+        return (float(self.cost.update_s(self.draft, num_tokens)),
+                float(distill_flops(self.draft, num_tokens)))
+
+
+def models(scenario: Scenario) -> tuple[ModelSpec, ModelSpec | None]:
+    target = load_model(scenario.target)
+    draft = load_model(scenario.draft) if scenario.speculative else None
+    return target, draft

@@ -1,0 +1,122 @@
+"""Result tables and the summary of one simulation.
+
+``requests`` (one row per arrived request), ``steps`` (one row per iteration: prefill or
+decode), ``updates`` (one row per draft update). Summary keys follow DESIGN.md; latencies are
+over finished requests, TPOT = (latency − TTFT) / (output tokens − 1) for outputs of 2+ tokens.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+STEP_COLUMNS = ("time_s", "replica", "phase", "batch", "waiting", "gamma", "tokens", "accepted",
+                "busy_s", "flops_used", "spare_flops", "alpha", "stall_s", "updating")
+UPDATE_COLUMNS = ("replica", "draft", "start_s", "end_s", "duration_s", "update_s", "num_tokens",
+                  "records", "flops", "stall_s", "mode", "alpha_after")
+
+
+def _pct(values: np.ndarray, q: float) -> float:
+    values = values[~np.isnan(values)]
+    return float(np.percentile(values, q)) if len(values) else math.nan
+
+
+def _mean(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else math.nan
+
+
+def request_frame(cl, reps, reqs, end_s: float):
+    import pandas as pd
+
+    emitted = np.where(np.isnan(cl.finish_s), 0.0, cl.output)
+    steps, accepted, rejected = cl.steps.copy(), cl.accepted.copy(), cl.rejected_steps.copy()
+    for rep in reps:  # sequences still running at the horizon
+        ids = rep.ids
+        emitted[ids] = cl.output[ids] - rep.remaining
+        steps[ids], accepted[ids], rejected[ids] = rep.steps, rep.acc, rep.rej
+    arrived = cl.arrival <= end_s
+    latency = cl.finish_s - cl.arrival
+    ttft = cl.first_token_s - cl.arrival
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpot = np.where(cl.output > 1, (cl.finish_s - cl.first_token_s) / (cl.output - 1), math.nan)
+        mean_accepted = np.where(steps > 0, accepted / steps, math.nan)
+        alpha = np.where(accepted + rejected > 0, accepted / (accepted + rejected), math.nan)
+    frame = pd.DataFrame({
+        "request": np.arange(len(reqs)),
+        "arrival_s": cl.arrival,
+        "domain": np.asarray(reqs.domains, dtype=object)[reqs.domain],
+        "prompt_tokens": reqs.prompt_tokens,
+        "output_tokens": reqs.output_tokens,
+        "replica": cl.replica,
+        "ttft_s": ttft,
+        "tpot_s": tpot,
+        "latency_s": latency,
+        "steps": steps.astype(np.int64),
+        "mean_accepted": mean_accepted,
+        "alpha": alpha,
+        "accepted": accepted.astype(np.int64),
+        "rejections": rejected.astype(np.int64),
+        "emitted_tokens": emitted.astype(np.int64),
+        "finished": ~np.isnan(cl.finish_s),
+        "dropped": cl.rejected,
+    })
+    return frame[arrived].reset_index(drop=True)
+
+
+def summarise(requests, steps, updates, cl, num_replicas: int, end_s: float) -> dict:
+    fin = requests[requests["finished"]]
+    latency, ttft, tpot = (fin[c].to_numpy(float) for c in ("latency_s", "ttft_s", "tpot_s"))
+    decode = steps[steps["phase"] == "decode"]
+    tokens = float(requests["emitted_tokens"].sum())
+    # α by maximum likelihood from what the steps saw: each step tries positions until the first
+    # rejection, so α̂ = accepted / (accepted + rejections).
+    accepted, rejected = float(requests["accepted"].sum()), float(requests["rejections"].sum())
+    mean_alpha = accepted / (accepted + rejected) if accepted + rejected > 0 else math.nan
+    slo = cl.scenario.slo
+    ok = (fin["ttft_s"] <= slo.ttft_s) & ((fin["tpot_s"] <= slo.tpot_s) | fin["tpot_s"].isna())
+    span = end_s if end_s > 0 else math.nan
+    busy = float(steps["busy_s"].sum())
+    if len(updates) and cl.online is not None and cl.online.mode == "exclusive":
+        busy += float(updates["duration_s"].sum())
+    capacity = cl.pricer.capacity
+    batch_sum = float(decode["batch"].sum())
+    return {
+        "requests": int(len(requests)),
+        "finished": int(requests["finished"].sum()),
+        "unfinished": int((~requests["finished"]).sum()),
+        "dropped": int(requests["dropped"].sum()),
+        "sim_time_s": float(end_s),
+        "throughput_tok_s": tokens / span,
+        "throughput_req_s": len(fin) / span,
+        "ttft_mean_s": _mean(ttft), "ttft_p50_s": _pct(ttft, 50), "ttft_p99_s": _pct(ttft, 99),
+        "tpot_mean_s": _mean(tpot), "tpot_p50_s": _pct(tpot, 50), "tpot_p99_s": _pct(tpot, 99),
+        "latency_mean_s": _mean(latency), "latency_p50_s": _pct(latency, 50),
+        "latency_p99_s": _pct(latency, 99),
+        "mean_tokens_per_step": float(decode["tokens"].sum()) / batch_sum if batch_sum else math.nan,
+        "mean_alpha": mean_alpha,
+        "mean_batch": batch_sum / len(decode) if len(decode) else math.nan,
+        "mean_gamma": float(decode["gamma"].mean()) if len(decode) else math.nan,
+        "goodput": float(fin.loc[ok, "output_tokens"].sum()) / span,
+        "slo_attainment": float(ok.mean()) if len(fin) else math.nan,
+        "utilisation": busy / (num_replicas * span),
+        "flops_utilisation": float(steps["flops_used"].sum()) / (capacity * num_replicas * span),
+        "steps": int(len(decode)),
+        "prefills": int(len(steps) - len(decode)),
+        "updates": int(len(updates)),
+        "update_stall_s": float(updates["stall_s"].sum()) if len(updates) else 0.0,
+        "kv_capacity_tokens": float(cl.kv_capacity),
+    }
+
+
+def assemble(cl, reps, reqs, end_s: float):
+    import pandas as pd
+
+    from osdsim.sim.run import SimResult
+
+    requests = request_frame(cl, reps, reqs, end_s)
+    steps = pd.DataFrame.from_records(cl.step_rows, columns=STEP_COLUMNS)
+    updates = pd.DataFrame.from_records(cl.update_rows, columns=UPDATE_COLUMNS)
+    summary = summarise(requests, steps, updates, cl, len(reps), end_s)
+    return SimResult(requests, steps, updates, summary)

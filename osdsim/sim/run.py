@@ -1,0 +1,142 @@
+"""``simulate(scenario)``: build the cluster, run SimPy, return DataFrames and a summary.
+
+Randomness: one ``numpy.random.SeedSequence(seed)`` spawns fixed children — the workload first,
+then one per replica for acceptance sampling — so a scenario and its plain-decoding baseline
+see the very same requests, and the same seed gives the same DataFrames bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from osdsim.acceptance import (
+    ConstantAcceptance,
+    EmpiricalAcceptance,
+    LearningCurveAcceptance,
+    PerPositionAcceptance,
+)
+from osdsim.sim import engine, results, workload
+from osdsim.sim.distiller import Distiller
+from osdsim.sim.pricing import Pricer, build_cost, kv_tokens, models
+from osdsim.sim.scenario import Scenario, load_scenario
+
+
+@dataclass
+class SimResult:
+    """Per-request, per-step and per-update tables, and the summary (see :mod:`osdsim.sim.results`)."""
+
+    requests: Any  # pandas.DataFrame
+    steps: Any
+    updates: Any
+    summary: dict[str, Any]
+    scenario: Scenario = field(repr=False, default=None)
+
+
+def build_acceptance(scenario: Scenario):
+    """The scenario's acceptance model (None for plain decoding)."""
+    if not scenario.speculative:
+        return None
+    spec = scenario.acceptance
+    if spec.model == "constant":
+        return ConstantAcceptance(spec.alpha, spec.by_domain)
+    if spec.model == "per_position":
+        return PerPositionAcceptance(spec.alphas)
+    if spec.model == "learning_curve":
+        if spec.curves is not None:
+            return LearningCurveAcceptance(scenario.resolve(spec.curves))
+        return LearningCurveAcceptance({"form": "exp", "unit": "records", "domains": spec.domains})
+    path = scenario.resolve(spec.trace)
+    if path.endswith(".csv"):
+        import pandas as pd
+
+        return EmpiricalAcceptance(pd.read_csv(path))
+    return EmpiricalAcceptance.from_trace(path)
+
+
+class Cluster:
+    """Everything the replicas share: requests, prices, acceptance, and the output arrays."""
+
+    def __init__(self, scenario: Scenario, reqs: workload.Requests, cost):
+        target, draft = models(scenario)
+        self.scenario = scenario
+        self.pricer = Pricer(cost, target, draft, scenario.context_bucket)
+        self.acceptance = build_acceptance(scenario)
+        self.iid = bool(getattr(self.acceptance, "iid", False))
+        self.gamma_policy = scenario.gamma if scenario.speculative else 0
+        self.max_gamma = scenario.max_gamma
+        self.online = scenario.online if scenario.speculative else None
+        self.max_batch = scenario.max_batch
+        self.kv_capacity = kv_tokens(scenario, target, draft)
+        self.domains = reqs.domains
+        self.num_domains = len(reqs.domains)
+        n = len(reqs)
+        self.arrival = reqs.arrival_s
+        self.prompt = reqs.prompt_tokens.astype(float)
+        self.output = reqs.output_tokens.astype(float)
+        self.domain = reqs.domain
+        self.kv_need = self.prompt + self.output
+        self.first_token_s = np.full(n, math.nan)
+        self.finish_s = np.full(n, math.nan)
+        self.replica = np.full(n, -1, dtype=np.int64)
+        self.steps = np.zeros(n)
+        self.accepted = np.zeros(n)
+        self.rejected_steps = np.zeros(n)
+        self.rejected = np.zeros(n, dtype=bool)  # could never fit in the KV cache
+        self.step_rows: list[tuple] = []
+        self.update_rows: list[tuple] = []
+        self.dispatched = scenario.router == "least_outstanding" and scenario.replicas > 1
+        self.dispatch_done = False
+
+
+def _distillers(cl: Cluster, scenario: Scenario) -> list[Distiller]:
+    o = scenario.online
+    everything = np.arange(cl.num_domains)
+    if not scenario.draft_per_domain:
+        return [Distiller("all", everything, cl.num_domains, o.update_interval, o.buffer_size)]
+    return [Distiller(name, np.array([d]), cl.num_domains, o.update_interval, o.buffer_size)
+            for d, name in enumerate(cl.domains)]
+
+
+def run_once(scenario: Scenario, cost=None) -> SimResult:
+    """Simulate ``scenario`` as given (no baseline)."""
+    import simpy
+
+    children = np.random.SeedSequence(scenario.seed).spawn(1 + scenario.replicas)
+    reqs = workload.generate(scenario, np.random.default_rng(children[0]))
+    cl = Cluster(scenario, reqs, cost if cost is not None else build_cost(scenario))
+    env = simpy.Environment()
+    reps = [engine.Replica(r, cl, np.random.default_rng(children[1 + r])) for r in range(scenario.replicas)]
+    if cl.online is not None:
+        for rep in reps:
+            rep.distillers = _distillers(cl, scenario)
+    if cl.dispatched:
+        env.process(engine.dispatcher(env, cl, reps))
+    else:  # round robin, decided up front: request i goes to replica i mod N
+        for rep in reps:
+            rep.assigned = np.arange(rep.index, len(reqs), scenario.replicas, dtype=np.int64)
+            rep.assigned_s = cl.arrival[rep.assigned]
+            cl.replica[rep.assigned] = rep.index
+    for rep in reps:
+        env.process(engine.replica(env, rep))
+    env.run(until=scenario.horizon_s)
+    end_s = env.now
+    return results.assemble(cl, reps, reqs, end_s)
+
+
+def simulate(scenario, cost=None, baseline: bool = True, overrides=()) -> SimResult:
+    """Run a scenario (path, mapping or :class:`Scenario`) and, unless ``baseline`` is False,
+    its plain-decoding baseline on the same requests; ``summary["speedup"]`` is baseline mean
+    latency / mean latency. ``cost`` replaces the scenario's cost model (a CostModel)."""
+    scenario = load_scenario(scenario, overrides)
+    result = run_once(scenario, cost)
+    result.scenario = scenario
+    if baseline:
+        base = run_once(scenario.plain(), cost)
+        result.summary["baseline"] = base.summary
+        mine, theirs = result.summary["latency_mean_s"], base.summary["latency_mean_s"]
+        result.summary["speedup"] = theirs / mine if mine and mine > 0 else math.nan
+    return result
