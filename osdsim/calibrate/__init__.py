@@ -1,0 +1,17 @@
+"""Calibration: fit the roofline's free parameters to measured timings; a measured-table cost model.
+
+- :func:`fit_roofline` — least squares on relative error of the four free parameters.
+- :class:`MeasuredCost` — interpolates a card's measured table, roofline outside it.
+- :func:`hardware_card` — the YAML mapping of a calibrated card (the CLI writes it).
+- :func:`model_spec_from_hf_config` — a ModelSpec from an HF ``config.json`` dict.
+"""
+
+from osdsim.calibrate.card import hardware_card, timings_from_trace
+from osdsim.calibrate.fit import PARAMS, TIMING_COLUMNS, Fit, fit_roofline
+from osdsim.calibrate.hf_config import model_spec_from_hf_config, model_spec_from_hf_dir
+from osdsim.calibrate.measured import MeasuredCost
+
+__all__ = [
+    "PARAMS", "TIMING_COLUMNS", "Fit", "MeasuredCost", "fit_roofline", "hardware_card",
+    "model_spec_from_hf_config", "model_spec_from_hf_dir", "timings_from_trace",
+]

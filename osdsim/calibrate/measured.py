@@ -1,0 +1,128 @@
+"""A cost model that interpolates measured forward timings and falls back to the fitted roofline.
+
+Real devices have steps no roofline sees: on the 2-core CPU of REFERENCE.md a forward over 4 or
+more new tokens takes a slower matmul path, so verify time jumps between γ = 2 and γ = 3. The
+table is therefore interpolated piecewise-linearly *only between measured points*: in
+new_tokens between the two nearest measured token counts (a step between 3 and 4 stays a step
+when both are measured), then in batch, then in context, each between its nearest measured
+neighbours. Where any coordinate lies outside what was measured for that model, the forward is
+priced by the roofline of the (calibrated) hardware card instead — or, with
+``extrapolate="anchored"``, a context beyond the table scales the nearest table value by the
+roofline's ratio.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from osdsim.cost.model import RooflineCost
+from osdsim.specs import HardwareSpec, ModelSpec
+
+_EXTRAPOLATE = ("roofline", "anchored")
+
+
+def build_tables(rows) -> dict[str, dict[float, dict[float, tuple[np.ndarray, np.ndarray]]]]:
+    """model → new_tokens → batch → (contexts, seconds), duplicates reduced to their median."""
+    cells: dict[tuple, list[float]] = defaultdict(list)
+    for model, batch, new_tokens, context, seconds in rows:
+        cells[(str(model), float(new_tokens), float(batch), float(context))].append(float(seconds))
+    nested: dict = defaultdict(lambda: defaultdict(dict))
+    for (model, k, b, ctx), values in cells.items():
+        nested[model][k].setdefault(b, {})[ctx] = float(np.median(values))
+    tables: dict = {}
+    for model, by_k in nested.items():
+        tables[model] = {k: {b: (np.array(sorted(c)), np.array([c[x] for x in sorted(c)]))
+                             for b, c in by_b.items()} for k, by_b in by_k.items()}
+    return tables
+
+
+def _bracket(levels: list[float], x: float) -> tuple[float, float, float] | None:
+    """(lower, upper, weight of upper) of ``x`` among sorted ``levels``; None outside them."""
+    if not levels or x < levels[0] or x > levels[-1]:
+        return None
+    i = bisect.bisect_left(levels, x)
+    if levels[i] == x:
+        return x, x, 0.0
+    lo, hi = levels[i - 1], levels[i]
+    return lo, hi, (x - lo) / (hi - lo)
+
+
+@dataclass(frozen=True)
+class MeasuredCost:
+    """CostModel over ``hardware.measured`` (rows model, batch, new_tokens, context, seconds).
+
+    ``forward_flops``, ``capacity_flops_per_s`` and ``update_s`` come from the roofline of
+    ``hardware``; only forward time is measured. ``rows`` overrides the card's table.
+    """
+
+    hardware: HardwareSpec
+    rows: tuple = ()
+    extrapolate: str = "roofline"
+    dtype: str | None = None
+    _tables: dict = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.extrapolate not in _EXTRAPOLATE:
+            raise ValueError(f"extrapolate must be one of {', '.join(_EXTRAPOLATE)}")
+        self._tables.update(build_tables(self.rows or self.hardware.measured))
+        object.__setattr__(self, "_roofline", RooflineCost(self.hardware, dtype=self.dtype))
+
+    def measured_models(self) -> list[str]:
+        return sorted(self._tables)
+
+    def table_s(self, model: ModelSpec, batch, new_tokens, context) -> float | None:
+        """Interpolated table seconds, or None where the table does not cover the point."""
+        by_k = self._tables.get(model.name)
+        if by_k is None:
+            return None
+        kb = _bracket(sorted(by_k), float(new_tokens))
+        if kb is None:
+            return None
+        values = []
+        for k in (kb[0], kb[1]):
+            by_b = by_k[k]
+            bb = _bracket(sorted(by_b), float(batch))
+            if bb is None:
+                return None
+            pair = [self._at_context(model, by_b[b], b, k, float(context)) for b in (bb[0], bb[1])]
+            if None in pair:
+                return None
+            values.append(pair[0] + bb[2] * (pair[1] - pair[0]))
+        return values[0] + kb[2] * (values[1] - values[0])
+
+    def _at_context(self, model, table, batch, new_tokens, context) -> float | None:
+        contexts, seconds = table
+        if contexts[0] <= context <= contexts[-1]:
+            return float(np.interp(context, contexts, seconds))
+        if self.extrapolate != "anchored":
+            return None
+        edge = contexts[0] if context < contexts[0] else contexts[-1]
+        edge_s = seconds[0] if context < contexts[0] else seconds[-1]
+        ratio = (self._roofline.forward_s(model, batch, new_tokens, context)
+                 / self._roofline.forward_s(model, batch, new_tokens, edge))
+        return float(edge_s * ratio)
+
+    def forward_s(self, model, batch, new_tokens, context):
+        key = (model.name, batch, new_tokens, context)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self.table_s(model, batch, new_tokens, context)
+            if hit is None:
+                hit = self._roofline.forward_s(model, batch, new_tokens, context)
+            if len(self._cache) < 200_000:
+                self._cache[key] = hit
+        return hit
+
+    def forward_flops(self, model, batch, new_tokens, context):
+        return self._roofline.forward_flops(model, batch, new_tokens, context)
+
+    def capacity_flops_per_s(self):
+        return self._roofline.capacity_flops_per_s()
+
+    def update_s(self, draft, num_tokens):
+        return self._roofline.update_s(draft, num_tokens)
