@@ -1,0 +1,111 @@
+"""``validate_trace``: a real run's trace replayed through a cost model, errors summarised.
+
+See :mod:`osdsim.validate.replay` for what is priced. The summary reports, each as median and
+90th-percentile absolute percentage error: per-step latency, per-record latency and tokens/s
+with the measured step sequence ("replayed"), and the same with acceptance drawn from the
+trace's acceptance model ("acceptance_model"); throughput Σtokens/Σlatency and the speedup over
+the baseline records; and α over records when the run updated its draft online.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from osdsim.specs import ModelSpec
+from osdsim.trace.io import Trace
+from osdsim.validate import replay, report
+
+
+@dataclass
+class Validation:
+    """Predicted vs measured tables and the summary of their errors."""
+
+    steps: pd.DataFrame
+    records: pd.DataFrame
+    model_records: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def trace_gamma(trace: Trace) -> int:
+    gamma = trace.meta.get("gamma")
+    if isinstance(gamma, (int, float)) and gamma >= 0:
+        return int(gamma)
+    if len(trace.steps) and "gamma" in trace.steps:
+        return int(trace.steps["gamma"].max())
+    raise ValueError(f"{trace.path}: no gamma in the meta line or step lines")
+
+
+def acceptance_for(trace: Trace, curves: dict | None):
+    """The acceptance model of a trace: learning curves for an online run, else empirical counts."""
+    from osdsim.acceptance import EmpiricalAcceptance, LearningCurveAcceptance
+
+    if curves is not None and len(trace.updates):
+        return LearningCurveAcceptance(curves), "learning_curve"
+    steps = trace.steps
+    if "domain" in trace.records and "domain" not in steps:
+        spec = trace.records[replay._mode(trace.records) != "baseline"]
+        steps = steps.merge(spec[["record", "domain"]], on="record", how="left")
+    steps = steps.assign(domain=steps.get("domain", pd.Series("default", index=steps.index)))
+    return EmpiricalAcceptance(steps.fillna({"domain": "default"})), "empirical"
+
+
+def validate_trace(trace: Trace, cost, target: ModelSpec, draft: ModelSpec, *, curves: dict | None = None,
+                   repeats: int = 16, seed: int = 0) -> Validation:
+    """Replay ``trace`` with ``cost`` (any CostModel) for the ``target``/``draft`` pair it ran.
+
+    ``target.name``/``draft.name`` are renamed to the trace's meta names so a measured table
+    keyed by those names applies. ``curves`` (the ``<trace>.curves.json`` sidecar) drives the
+    acceptance of an online run.
+    """
+    if trace.steps.empty or trace.records.empty:
+        raise ValueError(f"{trace.path}: validation needs step and record lines (an imported "
+                         "log has only aggregates: use `osdsim import` and its predictions)")
+    target = replace(target, name=str(trace.meta.get("target") or target.name))
+    draft = replace(draft, name=str(trace.meta.get("draft") or draft.name))
+    steps = replay.replay_steps(trace.steps, trace.records, cost, target, draft)
+    records = replay.replay_records(trace.records, steps, cost, target, draft)
+    acceptance, kind = acceptance_for(trace, curves)
+    n_trained = None
+    if kind == "learning_curve":
+        from osdsim.trace.curves import trained_records
+
+        spec = trace.records[replay._mode(trace.records) != "baseline"]
+        n_trained = trained_records(spec, trace.updates)
+    modelled = replay.model_records(trace.records, acceptance, trace_gamma(trace), cost, target, draft,
+                                    np.random.default_rng(seed), repeats, n_trained)
+    summary = summarise(steps, records, modelled, online=len(trace.updates) > 0)
+    summary["acceptance_model"]["kind"] = kind
+    return Validation(steps, records, modelled, summary)
+
+
+def _block(records: pd.DataFrame) -> dict[str, Any]:
+    spec = records[records["mode"] != "baseline"] if "mode" in records else records
+    out = {"latency": report.error_stats(spec["predicted_latency_s"], spec["latency_s"]),
+           "tok_s": report.error_stats(spec["predicted_tok_s"], spec["measured_tok_s"]),
+           "throughput": report.throughput(spec)}
+    return out
+
+
+def summarise(steps: pd.DataFrame, records: pd.DataFrame, modelled: pd.DataFrame, online: bool) -> dict[str, Any]:
+    spec = records[records["mode"] != "baseline"]
+    base = records[records["mode"] == "baseline"]
+    out: dict[str, Any] = {
+        "steps": {"latency": report.error_stats(steps["predicted_s"], steps["measured_s"]),
+                  "draft": report.error_stats(steps["predicted_draft_s"][steps["drafted"] > 0],
+                                              steps["draft_s"][steps["drafted"] > 0]),
+                  "verify": report.error_stats(steps["predicted_verify_s"], steps["verify_s"])},
+        "replayed": _block(records),
+        "acceptance_model": _block(modelled.assign(mode="speculative")),
+    }
+    if len(base):
+        out["baseline"] = {"latency": report.error_stats(base["predicted_latency_s"], base["latency_s"]),
+                           "throughput": report.throughput(base)}
+        out["replayed"]["speedup"] = report.speedup(spec, base)
+        out["acceptance_model"]["speedup"] = report.speedup(modelled, base)
+    if online and "alpha" in modelled:
+        out["alpha"] = report.alpha_over_records(modelled)
+    return out

@@ -1,0 +1,62 @@
+"""Error statistics of predicted vs measured: absolute percentage errors, speedup, α over records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def ape(predicted, measured) -> np.ndarray:
+    """Absolute percentage error |predicted / measured − 1| × 100 (measured must be > 0)."""
+    p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+    ok = np.isfinite(p) & np.isfinite(m) & (m > 0)
+    return np.abs(p[ok] / m[ok] - 1.0) * 100.0
+
+
+def error_stats(predicted, measured) -> dict[str, float]:
+    """Median and 90th percentile of the APE and the mean signed error (percent; > 0 means
+    over-predicted), and the number of points."""
+    p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+    ok = np.isfinite(p) & np.isfinite(m) & (m > 0)
+    if not ok.any():
+        return {"points": 0, "median_ape_pct": None, "p90_ape_pct": None, "mean_signed_pct": None}
+    signed = (p[ok] / m[ok] - 1.0) * 100.0
+    e = np.abs(signed)
+    return {"points": int(ok.sum()), "median_ape_pct": float(np.median(e)),
+            "p90_ape_pct": float(np.quantile(e, 0.9)), "mean_signed_pct": float(np.mean(signed))}
+
+
+def throughput(records: pd.DataFrame) -> dict[str, float]:
+    """Σ tokens / Σ latency, measured and predicted, and the percentage error."""
+    tokens = float(records["num_tokens"].sum())
+    measured = tokens / float(records["latency_s"].sum())
+    predicted = tokens / float(records["predicted_latency_s"].sum())
+    return {"measured_tok_s": measured, "predicted_tok_s": predicted,
+            "error_pct": (predicted / measured - 1.0) * 100.0}
+
+
+def speedup(spec: pd.DataFrame, base: pd.DataFrame) -> dict[str, float] | None:
+    """Baseline mean latency / speculative mean latency over the records both served."""
+    both = sorted(set(spec["record"]) & set(base["record"]))
+    if not both:
+        return None
+    s = spec.set_index("record").loc[both]
+    b = base.set_index("record").loc[both]
+    measured = float(b["latency_s"].mean() / s["latency_s"].mean())
+    predicted = float(b["predicted_latency_s"].mean() / s["predicted_latency_s"].mean())
+    return {"records": len(both), "measured": measured, "predicted": predicted,
+            "error_pct": (predicted / measured - 1.0) * 100.0}
+
+
+def alpha_over_records(records: pd.DataFrame, window: int = 50) -> dict[str, float]:
+    """α per record measured vs the acceptance model's expectation: absolute error, and the APE of
+    the moving averages over ``window`` records (the OSD paper plots α that way)."""
+    df = records.dropna(subset=["alpha", "predicted_alpha"]).sort_values("record")
+    if df.empty:
+        return {"records": 0}
+    abs_err = np.abs(df["predicted_alpha"] - df["alpha"])
+    ma_m = df["alpha"].rolling(window, min_periods=1).mean()
+    ma_p = df["predicted_alpha"].rolling(window, min_periods=1).mean()
+    return {"records": int(len(df)), "median_abs_error": float(abs_err.median()),
+            "p90_abs_error": float(abs_err.quantile(0.9)), "window": window,
+            "moving_average": error_stats(ma_p, ma_m)}

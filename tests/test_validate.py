@@ -1,0 +1,85 @@
+"""Validation: a trace made by a known cost model validates with (near) zero error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from osdsim.calibrate import MeasuredCost, model_spec_from_hf_config
+from osdsim.cost import RooflineCost
+from osdsim.specs import load_hardware
+from osdsim.trace import TraceWriter, read_trace
+from osdsim.validate.core import validate_trace
+from osdsim.validate.replay import step_positions
+from osdsim.validate.synthetic import synthetic_trace
+
+CFG = {"model_type": "llama", "hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 4,
+       "num_attention_heads": 4, "vocab_size": 8192, "tie_word_embeddings": False}
+
+
+@pytest.fixture(scope="module")
+def pair():
+    target = model_spec_from_hf_config(CFG, "target")
+    draft = model_spec_from_hf_config({**CFG, "hidden_size": 64, "intermediate_size": 176,
+                                       "num_hidden_layers": 2, "num_attention_heads": 2}, "draft")
+    return target, draft
+
+
+def write(lines, path):
+    with TraceWriter(path, mode="w") as w:
+        for kind, fields in lines:
+            w.write(kind, **fields)
+    return read_trace(path)
+
+
+def test_validating_a_trace_made_by_the_cost_model_gives_zero_error(pair, tmp_path):
+    target, draft = pair
+    cost = RooflineCost(load_hardware("cpu"))
+    trace = write(synthetic_trace(cost, target, draft, gamma=3, alpha=0.7, records=12), tmp_path / "t.jsonl")
+    v = validate_trace(trace, cost, target, draft, repeats=32)
+    s = v.summary
+    assert s["steps"]["latency"]["median_ape_pct"] < 1e-6 and s["steps"]["latency"]["p90_ape_pct"] < 1e-6
+    assert s["replayed"]["latency"]["p90_ape_pct"] < 1e-6
+    assert s["baseline"]["latency"]["p90_ape_pct"] < 1e-6
+    assert abs(s["replayed"]["speedup"]["error_pct"]) < 1e-6
+    # acceptance drawn from the trace's own empirical distribution: only sampling noise remains
+    assert abs(s["acceptance_model"]["throughput"]["error_pct"]) < 5
+    assert abs(s["acceptance_model"]["speedup"]["error_pct"]) < 5
+    assert s["acceptance_model"]["kind"] == "empirical"
+
+
+def test_noise_shows_up_as_error(pair, tmp_path):
+    target, draft = pair
+    cost = RooflineCost(load_hardware("cpu"))
+    lines = synthetic_trace(cost, target, draft, records=6, noise=0.05, rng=np.random.default_rng(3))
+    v = validate_trace(write(lines, tmp_path / "n.jsonl"), cost, target, draft, repeats=4)
+    assert 1 < v.summary["steps"]["latency"]["median_ape_pct"] < 10
+
+
+def test_measured_table_of_the_same_timings_validates_exactly(pair, tmp_path):
+    target, draft = pair
+    roof = RooflineCost(load_hardware("cpu"))
+    rows = [(m.name, 1, k, ctx, roof.forward_s(m, 1, k, ctx)) for m in pair for k in range(1, 5)
+            for ctx in (0, 512)]
+    cost = MeasuredCost(load_hardware("cpu"), rows=tuple(rows))
+    trace = write(synthetic_trace(roof, target, draft, records=4), tmp_path / "m.jsonl")
+    v = validate_trace(trace, cost, target, draft, repeats=2)
+    # linear interpolation over context is exact for a roofline linear in context
+    assert v.summary["steps"]["latency"]["p90_ape_pct"] < 0.5
+
+
+def test_positions_are_reconstructed_without_the_field(pair, tmp_path):
+    target, draft = pair
+    trace = write(synthetic_trace(RooflineCost(load_hardware("cpu")), target, draft, records=2),
+                  tmp_path / "p.jsonl")
+    expected = trace.steps["position"].astype(float)
+    got = step_positions(trace.steps.drop(columns="position"), trace.records)
+    assert np.allclose(got.to_numpy(), expected.to_numpy())
+
+
+def test_a_trace_without_steps_is_refused(pair, tmp_path):
+    target, draft = pair
+    trace = write([("meta", {"schema_version": 1}), ("aggregate", {"drafted": 1, "accepted": 1, "emitted": 2})],
+                  tmp_path / "a.jsonl")
+    with pytest.raises(ValueError, match="step and record"):
+        validate_trace(trace, RooflineCost(load_hardware("cpu")), target, draft)
