@@ -19,55 +19,71 @@ from osdsim.sim import distiller as dist
 _EMPTY = np.zeros(0)
 
 
+# Rows of a replica's running-batch state matrix (one column per sequence, float64).
+REMAINING, ACCEPTED, REJECTED, START, SCALE, ID, DOM = range(7)
+EXP_BLOCK = 1 << 16  # standard exponentials drawn per refill of the sampling buffer
+
+
 class Replica:
-    """State of one replica: its queue, its running batch (parallel arrays) and its drafts."""
+    """State of one replica: its queue, its running batch (columns of ``state``) and its drafts.
+
+    ``state`` rows: tokens still to emit, accepted drafts so far, steps with a rejection so far,
+    the replica's step counter when the sequence joined, 1/−ln α of its domain (the scale that
+    turns an Exp(1) draw into a Geometric accepted count), request id, domain index.
+    """
 
     def __init__(self, index: int, cluster, rng: np.random.Generator):
         self.index, self.cl, self.rng = index, cluster, rng
         self.waiting: deque[int] = deque()
         self.assigned = np.zeros(0, dtype=np.int64)  # round robin: this replica's requests
         self.assigned_s = _EMPTY  # and their arrival times
-        self.pulled = 0
+        self.pulled, self.next_s = 0, math.inf
         self.wake = None  # least_outstanding: event the dispatcher triggers
         self.kv_used = 0.0
-        # Running batch, one entry per sequence.
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.remaining = _EMPTY  # tokens still to emit
-        self.dom = np.zeros(0, dtype=np.int64)
-        self.acc = _EMPTY  # accepted drafts so far
-        self.rej = _EMPTY  # rejected steps so far (a step with accepted < γ)
-        self.steps = _EMPTY
+        self.state = np.zeros((7, 0))
+        self.remaining = self.state[REMAINING]
         self.ctx_sum = 0.0  # Σ context over the batch (prompt + emitted)
-        self.prefilling = np.zeros(0, dtype=np.int64)  # admitted, prefill in flight
+        self.alpha_sum = 0.0  # Σ expected α over the batch
+        self.counter = 0  # decode steps run so far
+        self.prefilling: list[int] = []  # admitted, prefill in flight
+        self._exp, self._pos = _EMPTY, 0
+        self._buf = np.empty(cluster.max_batch)
         # Online distillation: per-domain records trained on, and one distiller per draft.
         self.n_trained = np.zeros(cluster.num_domains)
         self.distillers: list[dist.Distiller] = []
         self.update: dist.Update | None = None
         self.refresh_acceptance()
 
+    def set_assigned(self, ids: np.ndarray, arrival_s: np.ndarray) -> None:
+        self.assigned, self.assigned_s = ids, arrival_s
+        self.next_s = float(arrival_s[0]) if len(arrival_s) else math.inf
+
     @property
     def outstanding(self) -> int:
-        return len(self.waiting) + len(self.ids) + len(self.prefilling)
+        return len(self.waiting) + self.state.shape[1] + len(self.prefilling)
 
     # ------------------------------------------------------------ acceptance
 
     def refresh_acceptance(self) -> None:
-        """Per-domain α and E[tokens | γ] tables for the draft's current training state."""
+        """Per-domain α (and E[tokens | γ] for the goodput policy) for the draft's current state."""
         cl = self.cl
         if cl.acceptance is None:
             self.alpha_tab = np.zeros(cl.num_domains)
+            self.alpha_l = self.scale_l = [0.0] * cl.num_domains
             return
-        names = cl.domains
-        self.alpha_tab = np.array([cl.acceptance.expected_alpha(d, n) for d, n in zip(names, self.n_trained)])
-        with np.errstate(divide="ignore"):
-            log_alpha = np.log(self.alpha_tab)
-        # accepted = floor(ln(1 − U) / ln α), capped at γ, is Geometric: P(≥ k) = α^k.
-        self.inv_log_alpha = np.where(log_alpha < 0, 1.0 / np.minimum(log_alpha, -1e-300), -1e300)
-        self.alpha_scalar = float(self.alpha_tab[0])
-        self.inv_scalar = float(self.inv_log_alpha[0])
+        names, model = cl.domains, cl.acceptance
+        alphas = [model.expected_alpha(d, n) for d, n in zip(names, self.n_trained.tolist())]
+        self.alpha_tab = np.array(alphas)
+        # accepted = floor(E / −ln α), E ~ Exp(1), capped at γ, is Geometric: P(≥ k) = α^k.
+        self.alpha_l = alphas
+        self.scale_l = [_geometric_scale(a) for a in alphas]
+        if self.state.shape[1]:
+            dom = self.dom
+            self.state[SCALE] = np.asarray(self.scale_l)[dom]
+            self.alpha_sum = float(self.alpha_tab[dom].sum())
         if cl.gamma_policy == "goodput":
             grid = range(cl.max_gamma + 1)
-            self.etok = np.array([[cl.acceptance.expected_tokens(g, d, n) for d, n in zip(names, self.n_trained)]
+            self.etok = np.array([[model.expected_tokens(g, d, n) for d, n in zip(names, self.n_trained)]
                                   for g in grid])
             self.gamma_memo: dict = {}
 
@@ -75,8 +91,11 @@ class Replica:
         """Accepted drafts per sequence of the running batch (float64, 0..gamma)."""
         cl = self.cl
         if cl.iid:
-            u = np.log1p(-self.rng.random(size))
-            acc = np.floor(u * (self.inv_scalar if cl.num_domains == 1 else self.inv_log_alpha[self.dom]))
+            if self._pos + size > len(self._exp):
+                self._exp, self._pos = self.rng.standard_exponential(max(EXP_BLOCK, size)), 0
+            acc = np.multiply(self._exp[self._pos:self._pos + size], self.state[SCALE], out=self._buf[:size])
+            self._pos += size
+            np.floor(acc, out=acc)
             return np.minimum(acc, gamma, out=acc)
         model, names = cl.acceptance, cl.domains
         if cl.num_domains == 1:
@@ -87,10 +106,8 @@ class Replica:
             acc[mask] = model.sample_many(self.rng, gamma, int(mask.sum()), names[d], self.n_trained[d])
         return acc
 
-    def batch_alpha(self) -> float:
-        if self.cl.num_domains == 1:
-            return self.alpha_scalar
-        return float(self.alpha_tab[self.dom].mean())
+    def batch_alpha(self, batch: int) -> float:
+        return self.alpha_sum / batch
 
     def choose_gamma(self, batch: int, ctx: float) -> int:
         """SmartSpec-style: the γ maximising expected emitted tokens per second for this batch."""
@@ -112,21 +129,23 @@ class Replica:
     # ------------------------------------------------------------ queue and batch
 
     def pull_arrivals(self, now: float) -> None:
+        if self.next_s > now:
+            return
         j = int(np.searchsorted(self.assigned_s, now, side="right"))
-        if j > self.pulled:
-            self.waiting.extend(self.assigned[self.pulled:j].tolist())
-            self.pulled = j
+        self.waiting.extend(self.assigned[self.pulled:j].tolist())
+        self.pulled = j
+        self.next_s = float(self.assigned_s[j]) if j < len(self.assigned_s) else math.inf
 
     def next_arrival_s(self) -> float:
-        return float(self.assigned_s[self.pulled]) if self.pulled < len(self.assigned_s) else math.inf
+        return self.next_s
 
     def admit(self) -> list[int]:
         """FIFO admission within max_batch and KV capacity; a request that can never fit is dropped."""
         cl, out = self.cl, []
-        room = cl.max_batch - len(self.ids)
+        room = cl.max_batch - self.state.shape[1]
         while self.waiting and len(out) < room:
             i = self.waiting[0]
-            need = cl.kv_need[i]
+            need = cl.kv_need_l[i]
             if need > cl.kv_capacity:
                 self.waiting.popleft()
                 cl.rejected[i] = True
@@ -138,39 +157,44 @@ class Replica:
             out.append(i)
         return out
 
-    def join(self, ids: np.ndarray, now: float) -> None:
+    def join(self, ids: list[int], now: float) -> None:
         """Prefilled requests emit their first token and join the running batch."""
-        cl = self.cl
-        cl.first_token_s[ids] = now
-        remaining = cl.output[ids] - 1.0
-        self.ctx_sum += float(cl.prompt[ids].sum()) + len(ids)
-        self.ids = np.concatenate((self.ids, ids))
-        self.remaining = np.concatenate((self.remaining, remaining))
-        self.dom = np.concatenate((self.dom, cl.domain[ids]))
-        zeros = np.zeros(len(ids))
-        self.acc = np.concatenate((self.acc, zeros))
-        self.rej = np.concatenate((self.rej, zeros))
-        self.steps = np.concatenate((self.steps, zeros))
+        cl, n = self.cl, len(ids)
+        cl.first_token_log.append((now, ids))
+        doms = [cl.domain_l[i] for i in ids]
+        new = np.array([[cl.output_l[i] - 1.0 for i in ids], [0.0] * n, [0.0] * n, [self.counter] * n,
+                        [self.scale_l[d] for d in doms], ids, doms], dtype=float)
+        self.ctx_sum += sum(cl.prompt_l[i] for i in ids) + n
+        self.alpha_sum += sum(self.alpha_l[d] for d in doms)
+        self.state = np.concatenate((self.state, new), axis=1)
+        self.remaining = self.state[REMAINING]
 
     def retire(self, now: float) -> None:
-        """Record and remove sequences that have emitted all their tokens."""
+        """Log and remove sequences that have emitted all their tokens."""
         cl = self.cl
         done = self.remaining <= 0.0
-        ids = self.ids[done]
-        cl.finish_s[ids] = now
-        cl.steps[ids] = self.steps[done]
-        cl.accepted[ids] = self.acc[done]
-        cl.rejected_steps[ids] = self.rej[done]
-        freed = float(cl.kv_need[ids].sum())
+        finished = self.state[:, done]
+        self.state = self.state[:, ~done]
+        self.remaining = self.state[REMAINING]
+        cl.finish_log.append((now, self.counter, finished))
+        ids = finished[ID].astype(np.int64).tolist()
+        doms = [cl.domain_l[i] for i in ids]
+        freed = sum(cl.kv_need_l[i] for i in ids)
         self.kv_used -= freed
         self.ctx_sum -= freed
-        keep = ~done
-        self.ids, self.remaining, self.dom = self.ids[keep], self.remaining[keep], self.dom[keep]
-        self.acc, self.rej, self.steps = self.acc[keep], self.rej[keep], self.steps[keep]
+        self.alpha_sum -= sum(self.alpha_l[d] for d in doms)
         if self.distillers:
-            per_domain = np.bincount(cl.domain[ids], minlength=cl.num_domains)
+            per_domain = np.bincount(doms, minlength=cl.num_domains)
             for d in self.distillers:
                 d.add_records(per_domain)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.state[ID].astype(np.int64)
+
+    @property
+    def dom(self) -> np.ndarray:
+        return self.state[DOM].astype(np.int64)
 
     # ------------------------------------------------------------ online updates
 
@@ -190,10 +214,15 @@ class Replica:
         self.refresh_acceptance()
         self.cl.update_rows.append((self.index, u.distiller.name, u.start_s, now, now - u.start_s,
                                     u.min_end_s - u.start_s, u.num_tokens, int(u.records.sum()), u.flops,
-                                    u.stall_s, self.cl.online.mode, float(self.batch_alpha_all())))
+                                    u.stall_s, self.cl.online.mode, float(self.alpha_tab.mean())))
 
-    def batch_alpha_all(self) -> float:
-        return float(self.alpha_tab.mean())
+
+def _geometric_scale(alpha: float) -> float:
+    if alpha <= 0.0:
+        return 0.0
+    if alpha >= 1.0:
+        return 1e300
+    return -1.0 / math.log(alpha)
 
 
 def replica(env, rep: Replica):
@@ -216,15 +245,15 @@ def replica(env, rep: Replica):
                 continue
         admitted = rep.admit()
         if admitted:
-            ids = np.asarray(admitted, dtype=np.int64)
+            ids = admitted
             rep.prefilling = ids
-            seconds, flops = pricer.prefill(len(ids), float(cl.prompt[ids].mean()))
+            seconds, flops = pricer.prefill(len(ids), sum(cl.prompt_l[i] for i in ids) / len(ids))
             stall = 0.0
             if rep.update is not None:
                 seconds, stall = dist.charge_step(rep.update, now, seconds, flops, capacity, interference)
             waiting = len(rep.waiting)
             yield env.timeout(seconds)
-            rep.prefilling = np.zeros(0, dtype=np.int64)
+            rep.prefilling = []
             rep.join(ids, env.now)
             rows.append((now, idx, "prefill", len(ids), waiting, 0, len(ids), 0.0, seconds, flops,
                          max(0.0, capacity * seconds - flops), math.nan, stall, rep.update is not None))
@@ -232,7 +261,7 @@ def replica(env, rep: Replica):
                 rep.retire(env.now)
             _maybe_finish_update(rep, env.now)
             continue
-        batch = len(rep.ids)
+        batch = rep.state.shape[1]
         if batch == 0:
             wait = yield from _idle(env, rep)
             if not wait:
@@ -244,27 +273,28 @@ def replica(env, rep: Replica):
         stall = 0.0
         if rep.update is not None:
             seconds, stall = dist.charge_step(rep.update, now, seconds, flops, capacity, interference)
+        state = rep.state
         if gamma:
             acc = rep.sample(gamma, batch)
-            emitted = np.minimum(acc + 1.0, rep.remaining)
+            state[ACCEPTED] += acc
             rejected = acc < gamma
-            rep.acc += acc
-            rep.rej += rejected
+            state[REJECTED] += rejected
             accepted = float(acc.sum())
             if online is not None:
-                mismatches = int(np.count_nonzero(rejected))
                 if len(rep.distillers) == 1:
-                    rep.distillers[0].add_mismatches(mismatches)
+                    rep.distillers[0].add_mismatches(int(np.count_nonzero(rejected)))
                 else:
                     by_dom = np.bincount(rep.dom[rejected], minlength=cl.num_domains)
                     for d in rep.distillers:
                         d.add_mismatches(int(by_dom[d.serves].sum()))
-            alpha = rep.batch_alpha()
+            alpha = rep.alpha_sum / batch
+            acc += 1.0
+            emitted = np.minimum(acc, rep.remaining, out=acc)
         else:
             emitted = np.minimum(1.0, rep.remaining)
             accepted, alpha = 0.0, math.nan
         rep.remaining -= emitted
-        rep.steps += 1.0
+        rep.counter += 1
         tokens = float(emitted.sum())
         rep.ctx_sum += tokens
         waiting = len(rep.waiting)

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from osdsim.sim import engine
+
 STEP_COLUMNS = ("time_s", "replica", "phase", "batch", "waiting", "gamma", "tokens", "accepted",
                 "busy_s", "flops_used", "spare_flops", "alpha", "stall_s", "updating")
 UPDATE_COLUMNS = ("replica", "draft", "start_s", "end_s", "duration_s", "update_s", "num_tokens",
@@ -35,7 +37,9 @@ def request_frame(cl, reps, reqs, end_s: float):
     for rep in reps:  # sequences still running at the horizon
         ids = rep.ids
         emitted[ids] = cl.output[ids] - rep.remaining
-        steps[ids], accepted[ids], rejected[ids] = rep.steps, rep.acc, rep.rej
+        state = rep.state
+        steps[ids] = rep.counter - state[engine.START]
+        accepted[ids], rejected[ids] = state[engine.ACCEPTED], state[engine.REJECTED]
     arrived = cl.arrival <= end_s
     latency = cl.finish_s - cl.arrival
     ttft = cl.first_token_s - cl.arrival
@@ -115,6 +119,7 @@ def assemble(cl, reps, reqs, end_s: float):
 
     from osdsim.sim.run import SimResult
 
+    cl.flush_logs()
     requests = request_frame(cl, reps, reqs, end_s)
     steps = pd.DataFrame.from_records(cl.step_rows, columns=STEP_COLUMNS)
     updates = pd.DataFrame.from_records(cl.update_rows, columns=UPDATE_COLUMNS)

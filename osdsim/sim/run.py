@@ -79,6 +79,11 @@ class Cluster:
         self.output = reqs.output_tokens.astype(float)
         self.domain = reqs.domain
         self.kv_need = self.prompt + self.output
+        # Python lists for scalar access in the engine (numpy scalar indexing is slow).
+        self.prompt_l, self.output_l = self.prompt.tolist(), self.output.tolist()
+        self.domain_l, self.kv_need_l = self.domain.tolist(), self.kv_need.tolist()
+        self.first_token_log: list[tuple[float, list[int]]] = []
+        self.finish_log: list[tuple[float, int, np.ndarray]] = []
         self.first_token_s = np.full(n, math.nan)
         self.finish_s = np.full(n, math.nan)
         self.replica = np.full(n, -1, dtype=np.int64)
@@ -86,10 +91,25 @@ class Cluster:
         self.accepted = np.zeros(n)
         self.rejected_steps = np.zeros(n)
         self.rejected = np.zeros(n, dtype=bool)  # could never fit in the KV cache
+
         self.step_rows: list[tuple] = []
         self.update_rows: list[tuple] = []
         self.dispatched = scenario.router == "least_outstanding" and scenario.replicas > 1
         self.dispatch_done = False
+
+    def flush_logs(self) -> None:
+        """Fill the per-request arrays from the engine's first-token and finish logs."""
+        from osdsim.sim.engine import ACCEPTED, ID, REJECTED, START
+
+        for now, ids in self.first_token_log:
+            self.first_token_s[ids] = now
+        for now, counter, done in self.finish_log:
+            ids = done[ID].astype(np.int64)
+            self.finish_s[ids] = now
+            self.steps[ids] = counter - done[START]
+            self.accepted[ids] = done[ACCEPTED]
+            self.rejected_steps[ids] = done[REJECTED]
+        self.first_token_log, self.finish_log = [], []
 
 
 def _distillers(cl: Cluster, scenario: Scenario) -> list[Distiller]:
@@ -117,9 +137,9 @@ def run_once(scenario: Scenario, cost=None) -> SimResult:
         env.process(engine.dispatcher(env, cl, reps))
     else:  # round robin, decided up front: request i goes to replica i mod N
         for rep in reps:
-            rep.assigned = np.arange(rep.index, len(reqs), scenario.replicas, dtype=np.int64)
-            rep.assigned_s = cl.arrival[rep.assigned]
-            cl.replica[rep.assigned] = rep.index
+            ids = np.arange(rep.index, len(reqs), scenario.replicas, dtype=np.int64)
+            rep.set_assigned(ids, cl.arrival[ids])
+            cl.replica[ids] = rep.index
     for rep in reps:
         env.process(engine.replica(env, rep))
     env.run(until=scenario.horizon_s)
