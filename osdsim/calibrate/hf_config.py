@@ -72,3 +72,28 @@ def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
 
 def spec_from_dict(data: dict[str, Any]) -> ModelSpec:
     return ModelSpec(**data)
+
+
+def load_specs(path: str | Path) -> dict[str, ModelSpec]:
+    """Model specs saved by ``osdsim profile`` (``<timings>.models.json``: name → spec fields)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        return {str(name): spec_from_dict(fields) for name, fields in data.items()}
+    except (OSError, json.JSONDecodeError, TypeError, AttributeError) as exc:
+        raise ValueError(f"cannot read model specs from {p}: {exc}") from None
+
+
+def resolve_spec(name: str, specs: dict[str, ModelSpec], card: str | None = None) -> ModelSpec:
+    """The spec for ``name``: an explicit ``card`` (renamed to ``name``), else ``specs``, else the
+    LLM card called ``name``."""
+    from osdsim.specs import load_model
+
+    if card:
+        return replace(load_model(card), name=name)
+    if name in specs:
+        return specs[name]
+    try:
+        return load_model(name)
+    except ValueError:
+        raise ValueError(f"no model spec for {name!r}: pass a specs file (--models) or a card") from None

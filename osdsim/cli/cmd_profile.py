@@ -1,0 +1,93 @@
+"""``osdsim profile``: time forward passes of real models on this device (the calibration input)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from osdsim.cli.common import Result, UsageError, add_parser, table
+
+
+def _ints(text: str, name: str, minimum: int) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{name} must be comma-separated integers, got {text!r}") from None
+    if not values or min(values) < minimum:
+        raise UsageError(f"{name} needs integers >= {minimum}, got {text!r}")
+    return values
+
+
+def register(subparsers) -> None:
+    p = add_parser(subparsers, "profile", "time forward passes of real models on this device",
+                   "Median forward latency of each --model over a grid of batch sizes, new tokens "
+                   "per sequence (1 .. gamma+1, plus prefill lengths) and context lengths; warm-ups "
+                   "discarded. Writes a CSV (model,batch,new_tokens,context,seconds,...) and, next "
+                   "to it, <out>.models.json with each model's architecture for `osdsim calibrate`.")
+    p.add_argument("--model", action="append", required=True, metavar="NAME=SOURCE",
+                   help="a model to time: SOURCE is a local HF directory, an HF config.json, or a "
+                        "small preset (target, draft-s, draft-m, draft-l); NAME must match the "
+                        "trace's target/draft names (repeat for each model)")
+    p.add_argument("--gamma", type=int, default=4, help="new tokens 1 .. gamma+1 are timed (default 4)")
+    p.add_argument("--batch", default="1", help="comma-separated batch sizes (default 1)")
+    p.add_argument("--context", default="16,64,128,256", help="comma-separated cached tokens (default 16,64,128,256)")
+    p.add_argument("--prefill", default="", help="comma-separated prompt lengths whose prefill to time at context 0")
+    p.add_argument("--repeats", type=int, default=15, help="timed rounds per point (median kept)")
+    p.add_argument("--warmup", type=int, default=3, help="discarded rounds per point")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    p.add_argument("--out", required=True, help="CSV file to write")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(handler=run)
+
+
+def _pairs(specs: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for item in specs:
+        name, sep, source = item.partition("=")
+        if not sep:
+            name, source = Path(item).name or item, item
+        if not name or not source:
+            raise UsageError(f"--model must be NAME=SOURCE, got {item!r}")
+        out.append((name, source))
+    return out
+
+
+def run(args) -> Result:
+    import pandas as pd
+
+    from osdsim.calibrate.hf_config import model_spec_from_hf_config, spec_to_dict
+    from osdsim.real.env import import_torch
+    from osdsim.real.profile import load_for_timing, prefill_grid, profile_model
+
+    if args.gamma < 0 or args.repeats < 1 or args.warmup < 0:
+        raise UsageError("--gamma and --warmup must be >= 0 and --repeats >= 1")
+    batches = _ints(args.batch, "--batch", 1)
+    contexts = _ints(args.context, "--context", 0)
+    prefills = prefill_grid(_ints(args.prefill, "--prefill", 2)) if args.prefill else []
+    import_torch(args.threads)
+    progress = None if args.quiet else (lambda r: sys.stderr.write(
+        f"  {r['model']} b={r['batch']} k={r['new_tokens']} ctx={r['context']}: {r['seconds'] * 1e3:.2f} ms\n"))
+    rows, specs = [], {}
+    for name, source in _pairs(args.model):
+        model, config = load_for_timing(source, device=args.device, dtype=args.dtype)
+        specs[name] = spec_to_dict(model_spec_from_hf_config(config, name))
+        ks = range(1, args.gamma + 2)
+        rows += profile_model(model, name, batches, ks, contexts, repeats=args.repeats, warmup=args.warmup,
+                              verify_tokens=args.gamma + 1, device=args.device, progress=progress)
+        if prefills:
+            rows += profile_model(model, name, [1], prefills, [0], repeats=args.repeats, warmup=args.warmup,
+                                  verify_tokens=args.gamma + 1, device=args.device, progress=progress)
+        del model
+    df = pd.DataFrame(rows)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(args.out, index=False)
+    models_path = f"{args.out}.models.json"
+    Path(models_path).write_text(json.dumps(specs, indent=2) + "\n", encoding="utf-8")
+    payload = {"out": args.out, "models_file": models_path, "points": len(df), "models": sorted(specs),
+               "rows": df.to_dict(orient="records")}
+    text = table(df.assign(ms=df["seconds"] * 1e3)[["model", "batch", "new_tokens", "context", "ms"]]
+                 .to_dict(orient="records"))
+    return Result(payload, text + f"\nwrote {args.out} and {models_path}")

@@ -1,0 +1,112 @@
+"""``osdsim validate TRACE``: replay a real run through the calibrated cost model; predicted vs measured."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from osdsim.cli.common import Result, UsageError, add_parser
+
+
+def register(subparsers) -> None:
+    p = add_parser(subparsers, "validate", "predicted vs measured for a real run's trace",
+                   "Replay TRACE at batch 1 (its prompts, output lengths, gamma; the acceptance it "
+                   "measured) with the cost model of --card, and report the median and 90th-percentile "
+                   "absolute percentage error of per-step latency, per-record latency and tokens/s, "
+                   "throughput, the speedup over its baseline records, and alpha over records for "
+                   "online runs.")
+    p.add_argument("trace", help="a run trace (osdsim run)")
+    p.add_argument("--card", default="cpu", help="hardware card, e.g. one written by `osdsim calibrate`")
+    p.add_argument("--cost", choices=("measured", "roofline"), default="measured",
+                   help="measured: interpolate the card's measured table, roofline elsewhere (default)")
+    p.add_argument("--extrapolate", choices=("roofline", "anchored"), default="roofline",
+                   help="outside the table's contexts: the roofline, or the table edge scaled by it")
+    p.add_argument("--models", help="model specs JSON written by `osdsim profile`")
+    p.add_argument("--target-card", help="LLM card for the trace's target (renamed to its meta name)")
+    p.add_argument("--draft-card", help="LLM card for the trace's draft")
+    p.add_argument("--curves", help="learning curves (default: <trace>.curves.json if present)")
+    p.add_argument("--repeats", type=int, default=16, help="Monte-Carlo draws per record for the acceptance model")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--figure", help="write the predicted-vs-measured figure (PNG) here")
+    p.add_argument("--table", help="write the per-record table (CSV) here")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> Result:
+    from osdsim.calibrate import MeasuredCost
+    from osdsim.calibrate.hf_config import load_specs, resolve_spec
+    from osdsim.cost import RooflineCost
+    from osdsim.specs import load_hardware
+    from osdsim.trace import curves_path, read_trace
+    from osdsim.validate.core import validate_trace
+
+    if args.repeats < 1:
+        raise UsageError("--repeats must be >= 1")
+    trace = read_trace(args.trace)
+    names = (trace.meta.get("target"), trace.meta.get("draft"))
+    if not all(names):
+        raise UsageError(f"{args.trace}: the meta line names no target and draft")
+    specs = load_specs(args.models) if args.models else {}
+    target = resolve_spec(str(names[0]), specs, args.target_card)
+    draft = resolve_spec(str(names[1]), specs, args.draft_card)
+    hw = load_hardware(args.card)
+    cost = (MeasuredCost(hw, extrapolate=args.extrapolate) if args.cost == "measured"
+            else RooflineCost(hw))
+    curves = None
+    cpath = Path(args.curves or curves_path(args.trace))
+    if cpath.is_file():
+        curves = json.loads(cpath.read_text(encoding="utf-8"))
+    elif args.curves:
+        raise UsageError(f"curves file {args.curves} does not exist")
+    v = validate_trace(trace, cost, target, draft, curves=curves, repeats=args.repeats, seed=args.seed)
+    payload = {"trace": args.trace, "card": hw.name, "cost": args.cost, "target": target.name,
+               "draft": draft.name, "gamma": trace.meta.get("gamma"), "records": int(len(v.records)),
+               "steps": int(len(v.steps)), "curves": str(cpath) if curves else None, **v.summary}
+    if args.table:
+        v.records.to_csv(args.table, index=False)
+        payload["table"] = args.table
+    if args.figure:
+        from osdsim.plots.validate import validation_figure
+
+        fig = validation_figure(v.records, v.steps, v.model_records,
+                                title=f"{Path(args.trace).name} on {hw.name} ({args.cost})")
+        Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.figure, dpi=120)
+        payload["figure"] = args.figure
+    return Result(payload, _text(payload))
+
+
+def _fmt(stats: dict | None) -> str:
+    if not stats or not stats.get("points"):
+        return "n/a"
+    return (f"median {stats['median_ape_pct']:.2f}%  p90 {stats['p90_ape_pct']:.2f}%  "
+            f"bias {stats['mean_signed_pct']:+.2f}%  (n={stats['points']})")
+
+
+def _text(p: dict) -> str:
+    lines = [f"{p['trace']}: {p['records']} records, {p['steps']} steps; card {p['card']} ({p['cost']} cost)",
+             "", "absolute percentage error, predicted vs measured:",
+             f"  per-step latency            {_fmt(p['steps']['latency'])}",
+             f"    draft part                {_fmt(p['steps']['draft'])}",
+             f"    verify part               {_fmt(p['steps']['verify'])}"]
+    for key, label in (("replayed", "measured acceptance"), ("acceptance_model", "acceptance model")):
+        block = p[key]
+        lines += [f"  {label}:",
+                  f"    per-record latency        {_fmt(block['latency'])}",
+                  f"    per-record tokens/s       {_fmt(block['tok_s'])}",
+                  f"    throughput                measured {block['throughput']['measured_tok_s']:.2f} tok/s, "
+                  f"predicted {block['throughput']['predicted_tok_s']:.2f} ({block['throughput']['error_pct']:+.2f}%)"]
+        sp = block.get("speedup")
+        if sp:
+            lines.append(f"    speedup over baseline     measured {sp['measured']:.3f}x, predicted "
+                         f"{sp['predicted']:.3f}x ({sp['error_pct']:+.2f}%)")
+    if "baseline" in p:
+        lines.append(f"  baseline per-record latency {_fmt(p['baseline']['latency'])}")
+    if "alpha" in p and p["alpha"].get("records"):
+        a = p["alpha"]
+        lines.append(f"  alpha over records          median |error| {a['median_abs_error']:.3f}, p90 "
+                     f"{a['p90_abs_error']:.3f}; moving average ({a['window']}): {_fmt(a['moving_average'])}")
+    for key in ("figure", "table"):
+        if p.get(key):
+            lines.append(f"wrote {p[key]}")
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""Time forward passes of real models on the local device: the measurements calibration fits.
+
+For every model and every (batch, context) of the grid, the KV cache is filled once with
+``context`` tokens; then forwards of ``new_tokens`` tokens per sequence are timed and the cache
+cropped back after each, ``warmup`` rounds discarded and the median of ``repeats`` kept. Rounds
+interleave the token counts, so a burst of load from a neighbour on a shared CPU hits all of them
+alike. The timed call is what a speculative step does (``osdsim/real/speculative.py``): the
+forward plus an argmax of the last position, device synchronised around it. Token counts above
+``verify_tokens`` are prefills, timed with logits for the last position only, as real runs do.
+OMP_WAIT_POLICY=PASSIVE is set before torch is imported (REFERENCE.md: spin-waiting stalls
+2-thread torch when the cores are shared).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from osdsim.real.env import clock, import_torch, synchronizer
+
+TIMING_COLUMNS = ("model", "batch", "new_tokens", "context", "seconds", "repeats", "spread_s")
+
+
+def load_for_timing(source: str, device: str = "cpu", dtype: str = "float32", seed: int = 0):
+    """(model, HF config dict) from a local model directory, an HF ``config.json`` file, or the
+    name of one of osdsim's small presets (``osdsim.real.small.PRESETS``, randomly initialised:
+    timing does not need trained weights)."""
+    torch = import_torch()
+    path = Path(source)
+    if path.is_dir():
+        from osdsim.real.loading import load_model
+
+        model = load_model(path, device=device, dtype=dtype)
+        return model, model.config.to_dict()
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if path.is_file():
+        try:
+            config_dict = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read HF config {path}: {exc}") from None
+        config = AutoConfig.for_model(**config_dict)
+    else:
+        from osdsim.real.small import PRESETS, llama_config
+
+        if source not in PRESETS:
+            raise ValueError(f"{source!r} is not a model directory, a config.json or a small preset "
+                             f"({', '.join(PRESETS)})")
+        config = llama_config(PRESETS[source])
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config).to(device=device, dtype=getattr(torch, dtype))
+    return model.eval(), model.config.to_dict()
+
+
+def _forward_timer(model, batch: int, context: int, device: str):
+    """A function timing one forward of k new tokens per sequence after ``context`` cached ones."""
+    torch = import_torch()
+    from osdsim.real.cache import crop_cache
+    from osdsim.real.speculative import new_cache
+
+    sync = synchronizer(device)
+    vocab = int(model.config.vocab_size)
+    cache = new_cache(model)
+    if context:
+        ids = torch.arange(context, device=device).remainder(vocab).repeat(batch, 1)
+        model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+
+    def timed(k: int, last_only: bool) -> float:
+        x = torch.arange(context, context + k, device=device).remainder(vocab).repeat(batch, 1)
+        c = cache if context else new_cache(model)
+        t0 = clock(sync)
+        out = model(input_ids=x, past_key_values=c, use_cache=True, logits_to_keep=1 if last_only else 0)
+        out.logits[:, -1].argmax(-1)
+        t = clock(sync) - t0
+        if context:
+            crop_cache(cache, context)
+        return t
+
+    return timed
+
+
+def profile_model(model, name: str, batches: Iterable[int], new_tokens: Iterable[int],
+                  contexts: Iterable[int], *, repeats: int = 15, warmup: int = 3, verify_tokens: int = 8,
+                  device: str = "cpu", progress: Callable[[dict], None] | None = None) -> list[dict[str, Any]]:
+    """Median forward seconds of ``model`` over the grid, one dict per (batch, new_tokens, context)."""
+    torch = import_torch()
+    if repeats < 1 or warmup < 0:
+        raise ValueError("repeats must be >= 1 and warmup >= 0")
+    ks = sorted(set(int(k) for k in new_tokens))
+    rows = []
+    with torch.inference_mode():
+        for b in sorted(set(int(x) for x in batches)):
+            for ctx in sorted(set(int(x) for x in contexts)):
+                timed = _forward_timer(model, b, ctx, device)
+                samples: dict[int, list[float]] = {k: [] for k in ks}
+                for rnd in range(warmup + repeats):
+                    for k in ks:
+                        t = timed(k, last_only=k > verify_tokens)
+                        if rnd >= warmup:
+                            samples[k].append(t)
+                for k in ks:
+                    s = sorted(samples[k])
+                    row = {"model": name, "batch": b, "new_tokens": k, "context": ctx,
+                           "seconds": statistics.median(s), "repeats": len(s),
+                           "spread_s": s[int(0.9 * (len(s) - 1))] - s[int(0.1 * (len(s) - 1))]}
+                    rows.append(row)
+                    if progress:
+                        progress(row)
+    return rows
+
+
+def prefill_grid(prompt_tokens: Iterable[int]) -> list[int]:
+    """New-token counts of the prefills of prompts of these lengths (the prompt minus its last token)."""
+    return sorted({int(p) - 1 for p in prompt_tokens if int(p) > 1})
