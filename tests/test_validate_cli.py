@@ -1,0 +1,97 @@
+"""`osdsim calibrate` and `osdsim validate` end to end on a synthetic trace; `osdsim import` output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import osdsim.cli.main as cli_main
+from osdsim.calibrate import model_spec_from_hf_config
+from osdsim.calibrate.hf_config import spec_to_dict
+from osdsim.cost import RooflineCost
+from osdsim.specs import load_hardware
+from osdsim.trace import TraceWriter
+from osdsim.validate.synthetic import synthetic_trace
+
+MINE = ("import", "calibrate", "validate", "profile")
+SAMPLES = Path(__file__).resolve().parents[1] / "traces" / "samples"
+CFG = {"model_type": "llama", "hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 4,
+       "num_attention_heads": 4, "vocab_size": 8192}
+
+
+def osdsim(monkeypatch, capsys, *argv):
+    monkeypatch.setattr(cli_main, "COMMANDS", tuple(dict.fromkeys((*cli_main.COMMANDS, *MINE))))
+    code = cli_main.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def run_files(tmp_path):
+    target = model_spec_from_hf_config(CFG, "target")
+    draft = model_spec_from_hf_config({**CFG, "hidden_size": 64, "intermediate_size": 176,
+                                       "num_hidden_layers": 2, "num_attention_heads": 2}, "draft")
+    hw = load_hardware("cpu")
+    cost = RooflineCost(hw)
+    trace = tmp_path / "run.jsonl"
+    with TraceWriter(trace, mode="w") as w:
+        for kind, fields in synthetic_trace(cost, target, draft, gamma=3, records=6):
+            w.write(kind, **fields)
+    models = tmp_path / "timings.csv.models.json"
+    models.write_text(json.dumps({m.name: spec_to_dict(m) for m in (target, draft)}))
+    rows = [(m.name, 1, k, ctx, cost.forward_s(m, 1, k, ctx)) for m in (target, draft)
+            for k in (1, 2, 3, 4, 15) for ctx in (0, 16, 64, 128)]
+    timings = tmp_path / "timings.csv"
+    pd.DataFrame(rows, columns=["model", "batch", "new_tokens", "context", "seconds"]).to_csv(timings, index=False)
+    return trace, timings, models
+
+
+def test_calibrate_then_validate(monkeypatch, capsys, run_files, tmp_path):
+    trace, timings, models = run_files
+    card = tmp_path / "cpu-test.yaml"
+    code, out, err = osdsim(monkeypatch, capsys, "calibrate", "--timings", str(timings), "--hardware", "cpu",
+                            "--out", str(card), "--json")
+    assert code == 0, err
+    fit = json.loads(out)
+    assert fit["fit"]["median_abs_rel_error"] < 1e-6 and card.is_file()
+    figure = tmp_path / "fig.png"
+    code, out, err = osdsim(monkeypatch, capsys, "validate", str(trace), "--card", str(card), "--models",
+                            str(models), "--figure", str(figure), "--repeats", "4", "--json")
+    assert code == 0, err
+    v = json.loads(out)
+    assert v["steps"]["latency"]["p90_ape_pct"] < 0.5
+    assert v["replayed"]["latency"]["p90_ape_pct"] < 0.5 and abs(v["replayed"]["speedup"]["error_pct"]) < 0.5
+    assert figure.stat().st_size > 1000
+    code, out, _ = osdsim(monkeypatch, capsys, "validate", str(trace), "--card", str(card), "--models", str(models),
+                          "--repeats", "2")
+    assert code == 0 and "per-record latency" in out
+
+
+def test_calibrate_from_the_trace_itself(monkeypatch, capsys, run_files):
+    trace, _, models = run_files
+    code, out, err = osdsim(monkeypatch, capsys, "calibrate", "--trace", str(trace), "--models", str(models), "--json")
+    assert code == 0, err
+    assert json.loads(out)["fit"]["median_abs_rel_error"] < 0.05
+
+
+def test_validate_errors_are_one_sentence(monkeypatch, capsys, run_files, tmp_path):
+    trace, _, _ = run_files
+    code, _, err = osdsim(monkeypatch, capsys, "validate", str(trace), "--card", "cpu")
+    assert code == 2 and "no model spec" in err and "Traceback" not in err
+    code, _, err = osdsim(monkeypatch, capsys, "validate", str(tmp_path / "missing.jsonl"))
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_import_json_is_one_object_and_garbage_exits_2(monkeypatch, capsys, tmp_path):
+    out_trace = tmp_path / "imported.jsonl"
+    code, out, err = osdsim(monkeypatch, capsys, "import", "llamacpp", str(SAMPLES / "llamacpp_server.log"),
+                            "--c", "0.1", "--what-if-gamma", "2,4", "--out", str(out_trace), "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["overall"]["tau"] == pytest.approx((100 + 90) / 90)
+    assert len(payload["prediction"]["gamma_what_if"]) == 2 and out_trace.is_file()
+    code, _, err = osdsim(monkeypatch, capsys, "import", "vllm", str(SAMPLES / "garbage.log"))
+    assert code == 2 and "garbage.log" in err
