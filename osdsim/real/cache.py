@@ -1,0 +1,24 @@
+"""KV-cache rollback that works across transformers versions."""
+
+from __future__ import annotations
+
+
+def cache_length(cache) -> int:
+    return 0 if cache is None else int(cache.get_seq_length())
+
+
+def crop_cache(cache, keep: int) -> None:
+    """Drop cached positions so that ``keep`` remain.
+
+    transformers 5.x ``DynamicCache.crop(n)`` takes n <= 0, the number of positions to drop, and
+    refuses n > 0; 4.x took the length to keep but also accepted a negative n as "drop |n|". A
+    negative argument therefore means the same in both (REFERENCE.md, "This machine, measured").
+    """
+    length = cache_length(cache)
+    if keep < 0 or keep > length:
+        raise ValueError(f"cannot crop a cache of {length} positions to {keep}")
+    if keep == length:
+        return
+    cache.crop(keep - length)
+    if cache_length(cache) != keep:
+        raise RuntimeError(f"cache crop left {cache_length(cache)} positions, expected {keep}")

@@ -1,0 +1,79 @@
+"""Offline distillation of the draft (the OSD paper's static baseline, Sec. 4.2 and Table 5).
+
+Token sources for the training sequences: ``teacher`` (the target generates), ``student`` (the
+draft generates), ``mixed_token`` (each next token comes from the teacher or the student with
+probability ``ratio``), ``mixed_request`` (each whole sequence from one of them, ``ratio``). The
+draft then learns the target's distribution at every generated position with a chosen loss.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+
+from osdsim.real.losses import distill_loss
+from osdsim.real.speculative import forward, new_cache, target_generate
+
+SOURCES = ("teacher", "student", "mixed_token", "mixed_request")
+
+
+@torch.no_grad()
+def _mixed_tokens(target, draft, prompt, max_new_tokens, ratio, generator) -> list[int]:
+    tokens, caches = list(prompt), (new_cache(target), new_cache(draft))
+    if len(prompt) > 1:
+        for model, cache in zip((target, draft), caches):
+            forward(model, prompt[:-1], cache, last_only=True)
+    for _ in range(max_new_tokens):
+        logits = [forward(m, tokens[-1:], c, last_only=True)[-1] for m, c in zip((target, draft), caches)]
+        use_teacher = torch.rand(1, generator=generator).item() < ratio
+        tokens.append(int(logits[0 if use_teacher else 1].argmax()))
+    return tokens[len(prompt):]
+
+
+def make_sequences(target, draft, prompts: Sequence[list[int]], max_new_tokens: int, source: str,
+                   seed: int = 0, ratio: float = 0.5) -> list[tuple[list[int], int]]:
+    """(ids, prompt_tokens) per prompt, continuations greedy from the chosen source."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown token source {source!r} (choose from {', '.join(SOURCES)})")
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for prompt in prompts:
+        if source == "mixed_token":
+            new = _mixed_tokens(target, draft, prompt, max_new_tokens, ratio, g)
+        else:
+            teacher = source == "teacher" or (
+                source == "mixed_request" and torch.rand(1, generator=g).item() < ratio)
+            new = target_generate(target if teacher else draft, prompt, max_new_tokens).tokens
+        out.append((list(prompt) + new, len(prompt)))
+    return out
+
+
+def distill(target, draft, sequences: list[tuple[list[int], int]], loss: str = "fkl",
+            lr: float = 1e-3, epochs: int = 2, seed: int = 0, beta: float = 0.5,
+            progress: Callable[[dict], None] | None = None) -> dict:
+    """Train ``draft`` on ``sequences`` against the target's distributions (batch 1, AdamW)."""
+    torch.manual_seed(seed)
+    opt = torch.optim.AdamW(draft.parameters(), lr=lr)
+    order = torch.Generator().manual_seed(seed)
+    start, losses, tokens = time.perf_counter(), [], 0
+    draft.train()
+    for epoch in range(epochs):
+        for i in torch.randperm(len(sequences), generator=order).tolist():
+            ids, n = sequences[i]
+            x = torch.tensor([ids[:-1]], device=next(draft.parameters()).device)
+            with torch.no_grad():
+                p = target(input_ids=x).logits[0, n - 1:]
+            value = distill_loss(loss, p, draft(input_ids=x).logits[0, n - 1:], beta)
+            opt.zero_grad(set_to_none=True)
+            value.backward()
+            opt.step()
+            losses.append(float(value.detach()))
+            tokens += len(ids) - n
+            if progress:
+                progress({"epoch": epoch, "loss": losses[-1]})
+    draft.eval()
+    return {"steps": len(losses), "num_tokens": tokens, "first_loss": losses[0] if losses else None,
+            "final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])),
+            "train_s": time.perf_counter() - start}

@@ -1,0 +1,183 @@
+"""Speculative decoding (batch 1) with KV caches on both models, and plain target decoding.
+
+Both caches hold every token except the last emitted one (the "pending" token). A step feeds the
+draft whatever its cache lacks, drafts gamma tokens one forward each, verifies them with one
+target forward over [pending, d1..d_gamma], keeps the accepted prefix plus one target token, and
+crops both caches back to the accepted length. Timings use ``time.perf_counter`` around
+synchronised calls (``env.clock``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from osdsim.real.cache import cache_length, crop_cache
+from osdsim.real.env import clock, synchronizer
+from osdsim.real.sampling import Verdict, greedy_verify, probs, rejection_verify
+
+
+@dataclass
+class Step:
+    """One speculative step; times in seconds."""
+
+    gamma: int
+    drafted: int
+    accepted: int
+    emitted: int
+    draft_s: float
+    verify_s: float
+    accepted_mask: list[int]
+    position: int  # tokens in the context before this step (prompt included)
+    beta: list[float] | None = None
+
+
+@dataclass
+class Generation:
+    """New tokens of one prompt and how they were made.
+
+    ``target_logits`` ([num_tokens, V], float32, CPU) and ``mismatch`` ([num_tokens] bool) are
+    filled when ``collect=True``: row i is the target's logits for new token i, and mismatch marks
+    the positions where a draft token was rejected (the draft's mistakes).
+    """
+
+    prompt_tokens: int
+    tokens: list[int]
+    latency_s: float
+    prefill_s: float
+    steps: list[Step] = field(default_factory=list)
+    token_s: list[float] = field(default_factory=list)  # plain decoding: time per token
+    target_logits: torch.Tensor | None = None
+    mismatch: torch.Tensor | None = None
+
+    @property
+    def alpha(self) -> float:
+        """Per-position acceptance: accepted / tested positions (tested stops at a rejection).
+
+        This is the maximum-likelihood alpha of the i.i.d. model behind tau(alpha, gamma).
+        """
+        accepted = sum(s.accepted for s in self.steps)
+        tested = sum(len(s.accepted_mask) for s in self.steps)
+        return accepted / tested if tested else float("nan")
+
+
+def new_cache(model):
+    from transformers import DynamicCache
+
+    return DynamicCache(config=model.config)
+
+
+def forward(model, ids: list[int], cache, last_only: bool = False) -> torch.Tensor:
+    """Logits [len(ids), V] (or [1, V] with ``last_only``) for ``ids`` appended to ``cache``."""
+    device = next(model.parameters()).device
+    x = torch.tensor([ids], dtype=torch.long, device=device)
+    out = model(input_ids=x, past_key_values=cache, use_cache=True,
+                logits_to_keep=1 if last_only else 0)
+    return out.logits[0]
+
+
+def _pick(logits: torch.Tensor, temperature: float, generator) -> tuple[int, torch.Tensor | None]:
+    if temperature <= 0:
+        return int(logits.argmax()), None
+    q = probs(logits, temperature)
+    return int(torch.multinomial(q, 1, generator=generator).item()), q
+
+
+@torch.no_grad()
+def speculative_generate(target, draft, prompt: list[int], max_new_tokens: int, gamma: int,
+                         temperature: float = 0.0, generator: torch.Generator | None = None,
+                         collect: bool = False) -> Generation:
+    """Generate ``max_new_tokens`` after ``prompt`` with ``draft`` proposing ``gamma`` per step.
+
+    ``temperature`` 0 is greedy (output identical to the target's greedy decoding); above 0 it is
+    Leviathan rejection sampling at that temperature (lossless).
+    """
+    if len(prompt) < 1 or gamma < 0 or max_new_tokens < 1:
+        raise ValueError("need a non-empty prompt, gamma >= 0 and max_new_tokens >= 1")
+    sync = synchronizer(next(target.parameters()).device)
+    tokens = list(prompt)
+    tcache, dcache = new_cache(target), new_cache(draft)
+    start = clock(sync)
+    if len(prompt) > 1:
+        forward(target, prompt[:-1], tcache, last_only=True)
+        forward(draft, prompt[:-1], dcache, last_only=True)
+    prefill_s = clock(sync) - start
+    steps, rows, mism = [], [], []
+    while len(tokens) - len(prompt) < max_new_tokens:
+        g = min(gamma, max_new_tokens - (len(tokens) - len(prompt)) - 1)
+        t0 = clock(sync)
+        drafts, qs = [], []
+        for _ in range(g):
+            seq = tokens + drafts
+            token, q = _pick(forward(draft, seq[cache_length(dcache):], dcache, last_only=True)[-1],
+                             temperature, generator)
+            drafts.append(token)
+            qs.append(q)
+        t1 = clock(sync)
+        logits = forward(target, (tokens + drafts)[cache_length(tcache):], tcache)
+        if temperature <= 0:
+            verdict = greedy_verify(logits, drafts)
+        else:
+            q = torch.stack(qs) if qs else logits.new_zeros((0, logits.shape[-1]))
+            verdict = rejection_verify(probs(logits, temperature), q, drafts, generator)
+        t2 = clock(sync)
+        steps.append(_step(g, verdict, t1 - t0, t2 - t1, len(tokens)))
+        if collect:
+            rows.append(logits[: verdict.accepted + 1].float().cpu())
+            mism += [False] * verdict.accepted + [verdict.accepted < g]
+        tokens += drafts[: verdict.accepted] + [verdict.next_token]
+        crop_cache(tcache, len(tokens) - 1)
+        crop_cache(dcache, min(cache_length(dcache), len(tokens) - 1))
+    gen = Generation(len(prompt), tokens[len(prompt):], clock(sync) - start, prefill_s, steps)
+    if collect:
+        gen.target_logits, gen.mismatch = torch.cat(rows), torch.tensor(mism)
+    return gen
+
+
+def _step(g: int, v: Verdict, draft_s: float, verify_s: float, position: int) -> Step:
+    return Step(gamma=g, drafted=g, accepted=v.accepted, emitted=v.accepted + 1, draft_s=draft_s,
+                verify_s=verify_s, accepted_mask=v.accepted_mask, position=position, beta=v.beta)
+
+
+@torch.no_grad()
+def target_generate(target, prompt: list[int], max_new_tokens: int, temperature: float = 0.0,
+                    generator: torch.Generator | None = None) -> Generation:
+    """Plain decoding with the target alone (the baseline), one forward per new token."""
+    sync = synchronizer(next(target.parameters()).device)
+    tokens = list(prompt)
+    cache = new_cache(target)
+    start = clock(sync)
+    if len(prompt) > 1:
+        forward(target, prompt[:-1], cache, last_only=True)
+    prefill_s = clock(sync) - start
+    token_s = []
+    for _ in range(max_new_tokens):
+        t0 = clock(sync)
+        token, _ = _pick(forward(target, tokens[-1:], cache, last_only=True)[-1], temperature,
+                         generator)
+        tokens.append(token)
+        token_s.append(clock(sync) - t0)
+    return Generation(len(prompt), tokens[len(prompt):], clock(sync) - start, prefill_s,
+                      token_s=token_s)
+
+
+@torch.no_grad()
+def time_forward(model, context: int, new_tokens: int, repeats: int = 20, warmup: int = 3) -> float:
+    """Median seconds of one forward of ``new_tokens`` after a ``context``-token cache."""
+    import statistics
+
+    sync = synchronizer(next(model.parameters()).device)
+    vocab = model.config.vocab_size
+    ids = [i % vocab for i in range(context + new_tokens)]
+    cache = new_cache(model)
+    forward(model, ids[:context], cache, last_only=True)
+    times = []
+    for i in range(warmup + repeats):
+        t0 = clock(sync)
+        forward(model, ids[context:], cache)
+        t = clock(sync) - t0
+        crop_cache(cache, context)
+        if i >= warmup:
+            times.append(t)
+    return statistics.median(times)
