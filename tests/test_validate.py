@@ -83,3 +83,18 @@ def test_a_trace_without_steps_is_refused(pair, tmp_path):
                   tmp_path / "a.jsonl")
     with pytest.raises(ValueError, match="step and record"):
         validate_trace(trace, RooflineCost(load_hardware("cpu")), target, draft)
+
+
+def test_online_run_uses_the_learning_curves_and_reports_alpha(pair, tmp_path):
+    target, draft = pair
+    cost = RooflineCost(load_hardware("cpu"))
+    lines = synthetic_trace(cost, target, draft, gamma=3, alpha=0.6, records=8)
+    lines.append(("update", {"update": 1, "after_record": 3, "num_tokens": 10, "loss": 1.0, "update_s": 0.1}))
+    trace = write(lines, tmp_path / "o.jsonl")
+    curves = {"form": "exp", "unit": "records",
+              "domains": {"synthetic": {"alpha0": 0.6, "alpha_inf": 0.6, "scale": 1.0, "points": 8}}}
+    v = validate_trace(trace, cost, target, draft, curves=curves, repeats=8, records="odd")
+    assert v.summary["acceptance_model"]["kind"] == "learning_curve"
+    assert v.summary["alpha"]["records"] == 4 and v.summary["alpha"]["median_abs_error"] < 0.3
+    assert set(v.records["record"]) == {1, 3, 5, 7}
+    assert v.summary["replayed"]["latency"]["p90_ape_pct"] < 1e-6

@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     p.add_argument("--dtype", help="dtype the timings ran in (default: the card's)")
     p.add_argument("--name", help="name of the written card (default: the --out file's stem)")
     p.add_argument("--out", help="write the calibrated hardware card YAML here")
+    p.add_argument("--records", choices=("all", "even", "odd"), default="all",
+                   help="with --trace: fit to these records only (validate on the others for a held-out check)")
     p.add_argument("--no-table", action="store_true", help="leave the measured table out of the card")
     p.set_defaults(handler=run)
 
@@ -60,7 +62,10 @@ def _rows(args):
     if not target or not draft:
         raise UsageError(f"{args.trace}: the meta line names no target and draft")
     args._roles = {str(target): "target", str(draft): "draft"}
-    return timings_from_trace(trace.steps, str(target), str(draft)), None
+    from osdsim.validate.core import select_records
+
+    trace = select_records(trace, args.records)
+    return timings_from_trace(trace.steps, str(target), str(draft), records=trace.records), None
 
 
 def run(args) -> Result:

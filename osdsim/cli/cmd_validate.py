@@ -27,6 +27,8 @@ def register(subparsers) -> None:
     p.add_argument("--curves", help="learning curves (default: <trace>.curves.json if present)")
     p.add_argument("--repeats", type=int, default=16, help="Monte-Carlo draws per record for the acceptance model")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--records", choices=("all", "even", "odd"), default="all",
+                   help="validate these records only (e.g. odd, after calibrating on even)")
     p.add_argument("--figure", help="write the predicted-vs-measured figure (PNG) here")
     p.add_argument("--table", help="write the per-record table (CSV) here")
     p.set_defaults(handler=run)
@@ -58,8 +60,9 @@ def run(args) -> Result:
         curves = json.loads(cpath.read_text(encoding="utf-8"))
     elif args.curves:
         raise UsageError(f"curves file {args.curves} does not exist")
-    v = validate_trace(trace, cost, target, draft, curves=curves, repeats=args.repeats, seed=args.seed)
-    payload = {"trace": args.trace, "card": hw.name, "cost": args.cost, "target": target.name,
+    v = validate_trace(trace, cost, target, draft, curves=curves, repeats=args.repeats, seed=args.seed,
+                       records=args.records)
+    payload = {"trace": args.trace, "records_used": args.records, "card": hw.name, "cost": args.cost, "target": target.name,
                "draft": draft.name, "gamma": trace.meta.get("gamma"), "records": int(len(v.records)),
                "steps": int(len(v.steps)), "curves": str(cpath) if curves else None, **v.summary}
     if args.table:

@@ -30,6 +30,20 @@ class Validation:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+def select_records(trace: Trace, which: str = "all") -> Trace:
+    """The trace restricted to even or odd record numbers ("all": unchanged), for held-out checks."""
+    if which == "all":
+        return trace
+    if which not in ("even", "odd"):
+        raise ValueError(f"records must be all, even or odd, got {which!r}")
+    parity = 0 if which == "even" else 1
+
+    def keep(df: pd.DataFrame) -> pd.DataFrame:
+        return df[df["record"].astype(int) % 2 == parity].reset_index(drop=True) if "record" in df else df
+
+    return replace(trace, steps=keep(trace.steps), records=keep(trace.records))
+
+
 def trace_gamma(trace: Trace) -> int:
     gamma = trace.meta.get("gamma")
     if isinstance(gamma, (int, float)) and gamma >= 0:
@@ -54,20 +68,20 @@ def acceptance_for(trace: Trace, curves: dict | None):
 
 
 def validate_trace(trace: Trace, cost, target: ModelSpec, draft: ModelSpec, *, curves: dict | None = None,
-                   repeats: int = 16, seed: int = 0) -> Validation:
+                   repeats: int = 16, seed: int = 0, records: str = "all") -> Validation:
     """Replay ``trace`` with ``cost`` (any CostModel) for the ``target``/``draft`` pair it ran.
 
     ``target.name``/``draft.name`` are renamed to the trace's meta names so a measured table
     keyed by those names applies. ``curves`` (the ``<trace>.curves.json`` sidecar) drives the
-    acceptance of an online run.
+    acceptance of an online run. ``records`` ("all", "even", "odd") picks the records compared
+    (a held-out half after calibrating on the other); the acceptance model and the records each
+    draft had been trained on always come from the whole trace.
     """
     if trace.steps.empty or trace.records.empty:
         raise ValueError(f"{trace.path}: validation needs step and record lines (an imported "
                          "log has only aggregates: use `osdsim import` and its predictions)")
     target = replace(target, name=str(trace.meta.get("target") or target.name))
     draft = replace(draft, name=str(trace.meta.get("draft") or draft.name))
-    steps = replay.replay_steps(trace.steps, trace.records, cost, target, draft)
-    records = replay.replay_records(trace.records, steps, cost, target, draft)
     acceptance, kind = acceptance_for(trace, curves)
     n_trained = None
     if kind == "learning_curve":
@@ -75,11 +89,16 @@ def validate_trace(trace: Trace, cost, target: ModelSpec, draft: ModelSpec, *, c
 
         spec = trace.records[replay._mode(trace.records) != "baseline"]
         n_trained = trained_records(spec, trace.updates)
-    modelled = replay.model_records(trace.records, acceptance, trace_gamma(trace), cost, target, draft,
-                                    np.random.default_rng(seed), repeats, n_trained)
-    summary = summarise(steps, records, modelled, online=len(trace.updates) > 0)
+    part = select_records(trace, records)
+    steps = replay.replay_steps(part.steps, part.records, cost, target, draft)
+    table = replay.replay_records(part.records, steps, cost, target, draft)
+    chosen = trace.records.index[trace.records["record"].isin(set(part.records["record"]))]
+    modelled = replay.model_records(trace.records.loc[chosen], acceptance, trace_gamma(trace), cost, target,
+                                    draft, np.random.default_rng(seed), repeats,
+                                    None if n_trained is None else n_trained.reindex(chosen))
+    summary = summarise(steps, table, modelled, online=len(trace.updates) > 0)
     summary["acceptance_model"]["kind"] = kind
-    return Validation(steps, records, modelled, summary)
+    return Validation(steps, table, modelled, summary)
 
 
 def _block(records: pd.DataFrame) -> dict[str, Any]:
