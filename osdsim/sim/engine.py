@@ -251,11 +251,11 @@ def replica(env, rep: Replica):
             stall = 0.0
             if rep.update is not None:
                 seconds, stall = dist.charge_step(rep.update, now, seconds, flops, capacity, interference)
-            waiting = len(rep.waiting)
+            in_system = rep.state.shape[1] + len(ids) + len(rep.waiting)
             yield env.timeout(seconds)
             rep.prefilling = []
             rep.join(ids, env.now)
-            rows.append((now, idx, "prefill", len(ids), waiting, 0, len(ids), 0.0, seconds, flops,
+            rows.append((now, idx, "prefill", len(ids), in_system, 0, len(ids), 0.0, seconds, flops,
                          max(0.0, capacity * seconds - flops), math.nan, stall, rep.update is not None))
             if np.count_nonzero(rep.remaining) < len(rep.remaining):
                 rep.retire(env.now)
@@ -273,38 +273,44 @@ def replica(env, rep: Replica):
         stall = 0.0
         if rep.update is not None:
             seconds, stall = dist.charge_step(rep.update, now, seconds, flops, capacity, interference)
-        state = rep.state
+        # Draw the step's outcome now; apply it when the step ends (a horizon mid-step emits nothing).
         if gamma:
             acc = rep.sample(gamma, batch)
-            state[ACCEPTED] += acc
             rejected = acc < gamma
-            state[REJECTED] += rejected
             accepted = float(acc.sum())
-            if online is not None:
-                if len(rep.distillers) == 1:
-                    rep.distillers[0].add_mismatches(int(np.count_nonzero(rejected)))
-                else:
-                    by_dom = np.bincount(rep.dom[rejected], minlength=cl.num_domains)
-                    for d in rep.distillers:
-                        d.add_mismatches(int(by_dom[d.serves].sum()))
             alpha = rep.alpha_sum / batch
-            acc += 1.0
-            emitted = np.minimum(acc, rep.remaining, out=acc)
+            emitted = np.minimum(acc + 1.0, rep.remaining)
         else:
             emitted = np.minimum(1.0, rep.remaining)
             accepted, alpha = 0.0, math.nan
+        tokens = float(emitted.sum())
+        in_system = batch + len(rep.waiting)
+        yield env.timeout(seconds)
+        state = rep.state
+        if gamma:
+            state[ACCEPTED] += acc
+            state[REJECTED] += rejected
+            if online is not None:
+                _buffer_mismatches(rep, rejected)
         rep.remaining -= emitted
         rep.counter += 1
-        tokens = float(emitted.sum())
         rep.ctx_sum += tokens
-        waiting = len(rep.waiting)
-        yield env.timeout(seconds)
-        rows.append((now, idx, "decode", batch, waiting, gamma, tokens, accepted, seconds, flops,
+        rows.append((now, idx, "decode", batch, in_system, gamma, tokens, accepted, seconds, flops,
                      max(0.0, capacity * seconds - flops), alpha, stall, rep.update is not None))
         if np.count_nonzero(rep.remaining) < batch:
             rep.retire(env.now)
         if rep.update is not None:
             _maybe_finish_update(rep, env.now)
+
+
+def _buffer_mismatches(rep: Replica, rejected: np.ndarray) -> None:
+    # One mismatched position per sequence whose step ended in a rejection.
+    if len(rep.distillers) == 1:
+        rep.distillers[0].add_mismatches(int(np.count_nonzero(rejected)))
+        return
+    by_dom = np.bincount(rep.dom[rejected], minlength=rep.cl.num_domains)
+    for d in rep.distillers:
+        d.add_mismatches(int(by_dom[d.serves].sum()))
 
 
 def _maybe_finish_update(rep: Replica, now: float) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 
 from osdsim.sim import engine
 
-STEP_COLUMNS = ("time_s", "replica", "phase", "batch", "waiting", "gamma", "tokens", "accepted",
+STEP_COLUMNS = ("time_s", "replica", "phase", "batch", "in_system", "gamma", "tokens", "accepted",
                 "busy_s", "flops_used", "spare_flops", "alpha", "stall_s", "updating")
 UPDATE_COLUMNS = ("replica", "draft", "start_s", "end_s", "duration_s", "update_s", "num_tokens",
                   "records", "flops", "stall_s", "mode", "alpha_after")
