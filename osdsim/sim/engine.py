@@ -278,7 +278,7 @@ def replica(env, rep: Replica):
             acc = rep.sample(gamma, batch)
             rejected = acc < gamma
             accepted = float(acc.sum())
-            alpha = rep.alpha_sum / batch
+            alpha = rep.alpha_l[0] if cl.num_domains == 1 else rep.alpha_sum / batch
             emitted = np.minimum(acc + 1.0, rep.remaining)
         else:
             emitted = np.minimum(1.0, rep.remaining)
