@@ -1,0 +1,49 @@
+"""Resolve a draft/target pair: local model directories, or osdsim's own small models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from osdsim.real.loading import check_pair, load_model, load_tokenizer, num_params
+
+DRAFT_SIZES = ("s", "m", "l")
+
+
+@dataclass
+class Pair:
+    target: Any
+    draft: Any
+    tokenizer: Any
+    target_name: str
+    draft_name: str
+
+    def describe(self) -> dict:
+        return {"target": self.target_name, "draft": self.draft_name,
+                "target_params": num_params(self.target), "draft_params": num_params(self.draft)}
+
+
+def small_model_dir(name: str, seed: int = 0, progress: bool = True) -> Path:
+    """The directory of a built-in small model, training it first if it is not cached."""
+    from osdsim.real import small
+
+    if name not in small.PRESETS:
+        raise ValueError(f"unknown small model {name!r} (known: {', '.join(small.PRESETS)})")
+    _, path, _ = small.train_model(small.PRESETS[name], seed=seed, progress=progress)
+    return path
+
+
+def load_pair(target: str | None, draft: str | None, draft_size: str = "m", device: str = "cpu",
+              dtype: str = "float32", seed: int = 0, progress: bool = True) -> Pair:
+    """``target``/``draft``: model directories; None means the built-in small target, and the
+    built-in draft of ``draft_size`` ("s", "m", "l")."""
+    if draft is None and draft_size not in DRAFT_SIZES:
+        raise ValueError(f"draft size must be one of {', '.join(DRAFT_SIZES)}, got {draft_size!r}")
+    tdir = Path(target) if target else small_model_dir("target", seed, progress)
+    ddir = Path(draft) if draft else small_model_dir(f"draft-{draft_size}", seed, progress)
+    pair = Pair(load_model(tdir, device, dtype), load_model(ddir, device, dtype),
+                load_tokenizer(tdir), target or "osdsim-small-target",
+                draft or f"osdsim-small-draft-{draft_size}")
+    check_pair(pair.target, pair.draft)
+    return pair

@@ -1,0 +1,42 @@
+"""Streams of records for real runs: domain schedules and their prompts."""
+
+from __future__ import annotations
+
+from osdsim.real import corpus
+from osdsim.real.online import Request
+
+
+def parse_schedule(text: str) -> list[tuple[str, int]]:
+    """``"sql:300,math:300"`` -> [("sql", 300), ("math", 300)]: blocks of one domain each."""
+    blocks = []
+    for part in text.split(","):
+        name, _, count = part.strip().partition(":")
+        if name not in corpus.DOMAINS:
+            raise ValueError(f"unknown domain {name!r} in schedule (known: {', '.join(corpus.DOMAINS)})")
+        try:
+            n = int(count)
+        except ValueError:
+            raise ValueError(f"schedule block {part.strip()!r} needs a record count, like sql:300") from None
+        if n < 1:
+            raise ValueError(f"schedule block {part.strip()!r} needs at least one record")
+        blocks.append((name, n))
+    if not blocks:
+        raise ValueError("the schedule is empty")
+    return blocks
+
+
+def build_requests(tokenizer, schedule: list[tuple[str, int]], seed: int = 0,
+                   max_prompt_tokens: int = 96) -> list[Request]:
+    """The stream's requests in order; prompts of a domain never repeat within a run."""
+    totals: dict[str, int] = {}
+    for name, n in schedule:
+        totals[name] = totals.get(name, 0) + n
+    texts = {name: corpus.prompts(name, n, seed) for name, n in totals.items()}
+    used = dict.fromkeys(totals, 0)
+    out = []
+    for name, n in schedule:
+        for _ in range(n):
+            ids = tokenizer(texts[name][used[name]])["input_ids"][-max_prompt_tokens:]
+            used[name] += 1
+            out.append(Request(len(out), name, ids or [0]))
+    return out
