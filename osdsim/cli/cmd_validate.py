@@ -63,8 +63,8 @@ def run(args) -> Result:
     v = validate_trace(trace, cost, target, draft, curves=curves, repeats=args.repeats, seed=args.seed,
                        records=args.records)
     payload = {"trace": args.trace, "records_used": args.records, "card": hw.name, "cost": args.cost, "target": target.name,
-               "draft": draft.name, "gamma": trace.meta.get("gamma"), "records": int(len(v.records)),
-               "steps": int(len(v.steps)), "curves": str(cpath) if curves else None, **v.summary}
+               "draft": draft.name, "gamma": trace.meta.get("gamma"), "num_records": int(len(v.records)),
+               "num_steps": int(len(v.steps)), "curves": str(cpath) if curves else None, **v.summary}
     if args.table:
         v.records.to_csv(args.table, index=False)
         payload["table"] = args.table
@@ -87,7 +87,7 @@ def _fmt(stats: dict | None) -> str:
 
 
 def _text(p: dict) -> str:
-    lines = [f"{p['trace']}: {p['records']} records, {p['steps']} steps; card {p['card']} ({p['cost']} cost)",
+    lines = [f"{p['trace']}: {p['num_records']} records, {p['num_steps']} steps; card {p['card']} ({p['cost']} cost)",
              "", "absolute percentage error, predicted vs measured:",
              f"  per-step latency            {_fmt(p['steps']['latency'])}",
              f"    draft part                {_fmt(p['steps']['draft'])}",
