@@ -137,3 +137,23 @@ def test_timings_from_trace_steps():
     verify = rows[rows.model == "t"].set_index("new_tokens")
     assert verify.loc[4, "seconds"] == pytest.approx(0.021) and verify.loc[1, "context"] == 39
     assert rows[rows.model == "d"]["seconds"].iloc[0] == pytest.approx(0.0015)
+
+
+def test_resolve_spec_from_dirs_and_the_small_model_cache(tmp_path, monkeypatch):
+    import json
+
+    from osdsim.calibrate.hf_config import resolve_spec
+
+    model_dir = tmp_path / "my-model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text(json.dumps(TINY_CONFIG))
+    assert resolve_spec(str(model_dir), {}).hidden_size == 256
+    cached = tmp_path / "cache" / "draft-m-abc123"
+    cached.mkdir(parents=True)
+    (cached / "config.json").write_text(json.dumps({**TINY_CONFIG, "hidden_size": 160, "num_attention_heads": 4}))
+    monkeypatch.setenv("OSDSIM_CACHE", str(tmp_path / "cache"))
+    spec = resolve_spec("osdsim-small-draft-m", {})
+    assert spec.name == "osdsim-small-draft-m" and spec.hidden_size == 160
+    assert resolve_spec("x", {}, card="llama-160m").name == "x"
+    with pytest.raises(ValueError, match="no model spec"):
+        resolve_spec("osdsim-small-draft-l", {})
