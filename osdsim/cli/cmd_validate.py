@@ -91,7 +91,9 @@ def _text(p: dict) -> str:
              "", "absolute percentage error, predicted vs measured:",
              f"  per-step latency            {_fmt(p['steps']['latency'])}",
              f"    draft part                {_fmt(p['steps']['draft'])}",
-             f"    verify part               {_fmt(p['steps']['verify'])}"]
+             f"    verify part               {_fmt(p['steps']['verify'])}",
+             f"    noise floor (same drafted and context, vs their median): "
+             f"{_fmt(p['steps']['noise_floor'])}"]
     for key, label in (("replayed", "measured acceptance"), ("acceptance_model", "acceptance model")):
         block = p[key]
         lines += [f"  {label}:",

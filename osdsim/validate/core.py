@@ -116,7 +116,8 @@ def summarise(steps: pd.DataFrame, records: pd.DataFrame, modelled: pd.DataFrame
         "steps": {"latency": report.error_stats(steps["predicted_s"], steps["measured_s"]),
                   "draft": report.error_stats(steps["predicted_draft_s"][steps["drafted"] > 0],
                                               steps["draft_s"][steps["drafted"] > 0]),
-                  "verify": report.error_stats(steps["predicted_verify_s"], steps["verify_s"])},
+                  "verify": report.error_stats(steps["predicted_verify_s"], steps["verify_s"]),
+                  "noise_floor": report.noise_floor(steps)},
         "replayed": _block(records),
         "acceptance_model": _block(modelled.assign(mode="speculative")),
     }

@@ -60,3 +60,15 @@ def alpha_over_records(records: pd.DataFrame, window: int = 50) -> dict[str, flo
     return {"records": int(len(df)), "median_abs_error": float(abs_err.median()),
             "p90_abs_error": float(abs_err.quantile(0.9)), "window": window,
             "moving_average": error_stats(ma_p, ma_m)}
+
+
+def noise_floor(steps: pd.DataFrame, context_bin: int = 32) -> dict[str, float]:
+    """The error a perfect deterministic model of (drafted tokens, context) would still make.
+
+    Each measured step time is compared with the median of the steps sharing its ``drafted``
+    and context bin: on a shared CPU this spread (other processes, caches, frequency) is the
+    floor under any cost model's per-step error.
+    """
+    key = [steps["drafted"], (steps["position"] // context_bin).astype(int)]
+    typical = steps.groupby(key)["measured_s"].transform("median")
+    return error_stats(typical, steps["measured_s"])
