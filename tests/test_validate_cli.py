@@ -95,3 +95,15 @@ def test_import_json_is_one_object_and_garbage_exits_2(monkeypatch, capsys, tmp_
     assert len(payload["prediction"]["gamma_what_if"]) == 2 and out_trace.is_file()
     code, _, err = osdsim(monkeypatch, capsys, "import", "vllm", str(SAMPLES / "garbage.log"))
     assert code == 2 and "garbage.log" in err
+
+
+def test_validate_through_the_simulator(monkeypatch, capsys, run_files, tmp_path):
+    trace, timings, models = run_files
+    card = tmp_path / "cpu-sim.yaml"
+    assert osdsim(monkeypatch, capsys, "calibrate", "--timings", str(timings), "--out", str(card))[0] == 0
+    code, out, err = osdsim(monkeypatch, capsys, "validate", str(trace), "--card", str(card), "--models",
+                            str(models), "--simulator", "--repeats", "2", "--json")
+    assert code == 0, err
+    sim = json.loads(out)["simulator"]
+    assert sim["latency"]["points"] == 6
+    assert abs(sim["throughput"]["error_pct"]) < 15 and abs(sim["speedup"]["error_pct"]) < 15

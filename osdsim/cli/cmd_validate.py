@@ -29,6 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--records", choices=("all", "even", "odd"), default="all",
                    help="validate these records only (e.g. odd, after calibrating on even)")
+    p.add_argument("--simulator", action="store_true",
+                   help="also replay the records through the discrete-event simulator (not for online runs)")
     p.add_argument("--figure", help="write the predicted-vs-measured figure (PNG) here")
     p.add_argument("--table", help="write the per-record table (CSV) here")
     p.set_defaults(handler=run)
@@ -65,6 +67,8 @@ def run(args) -> Result:
     payload = {"trace": args.trace, "records_used": args.records, "card": hw.name, "cost": args.cost, "target": target.name,
                "draft": draft.name, "gamma": trace.meta.get("gamma"), "num_records": int(len(v.records)),
                "num_steps": int(len(v.steps)), "curves": str(cpath) if curves else None, **v.summary}
+    if args.simulator:
+        payload["simulator"] = _simulate(args, trace, cost, target, draft, hw)
     if args.table:
         v.records.to_csv(args.table, index=False)
         payload["table"] = args.table
@@ -77,6 +81,34 @@ def run(args) -> Result:
         fig.savefig(args.figure, dpi=120)
         payload["figure"] = args.figure
     return Result(payload, _text(payload))
+
+
+def _simulate(args, trace, cost, target, draft, hw) -> dict:
+    """Write the simulator's inputs to a temporary folder and run it (see validate.simulated)."""
+    import tempfile
+
+    import yaml
+
+    from osdsim.validate.core import select_records, trace_gamma
+    from osdsim.validate.simulated import card_mapping, compare, simulate_records, workload_frame
+
+    if len(trace.updates):
+        raise UsageError("--simulator replays runs without online updates only")
+    part = select_records(trace, args.records)
+    gap = 10.0 * float(trace.records["latency_s"].max()) + 1.0
+    workload = workload_frame(part.records, gap)
+    with tempfile.TemporaryDirectory(prefix="osdsim-validate-") as tmp:
+        paths = {}
+        for role, spec in (("target", target), ("draft", draft)):
+            paths[role] = str(Path(tmp) / f"{role}.yaml")
+            Path(paths[role]).write_text(yaml.safe_dump(card_mapping(spec)), encoding="utf-8")
+        workload_path = str(Path(tmp) / "workload.csv")
+        workload.to_csv(workload_path, index=False)
+        sim = simulate_records(cost, target_card=paths["target"], draft_card=paths["draft"],
+                               hardware=args.card, workload_file=workload_path,
+                               acceptance_trace=str(Path(args.trace).resolve()),
+                               gamma=trace_gamma(trace), seed=args.seed)
+    return compare(part.records, workload, sim)
 
 
 def _fmt(stats: dict | None) -> str:
@@ -103,6 +135,16 @@ def _text(p: dict) -> str:
                   f"predicted {block['throughput']['predicted_tok_s']:.2f} ({block['throughput']['error_pct']:+.2f}%)"]
         sp = block.get("speedup")
         if sp:
+            lines.append(f"    speedup over baseline     measured {sp['measured']:.3f}x, predicted "
+                         f"{sp['predicted']:.3f}x ({sp['error_pct']:+.2f}%)")
+    if p.get("simulator"):
+        sim = p["simulator"]
+        lines += ["  simulator (one acceptance draw per request):",
+                  f"    per-record latency        {_fmt(sim['latency'])}",
+                  f"    throughput                measured {sim['throughput']['measured_tok_s']:.2f} tok/s, "
+                  f"predicted {sim['throughput']['predicted_tok_s']:.2f} ({sim['throughput']['error_pct']:+.2f}%)"]
+        if sim.get("speedup"):
+            sp = sim["speedup"]
             lines.append(f"    speedup over baseline     measured {sp['measured']:.3f}x, predicted "
                          f"{sp['predicted']:.3f}x ({sp['error_pct']:+.2f}%)")
     if "baseline" in p:
