@@ -40,25 +40,33 @@ class Distiller:
         self.name = name
         self.serves = np.zeros(num_domains, dtype=bool)
         self.serves[domains] = True
+        self.serves_l = self.serves.tolist()
         self.interval, self.buffer_size = interval, buffer_size
         self.buffer_tokens = 0
-        self.records = np.zeros(num_domains, dtype=np.int64)  # finished since the last update
+        self.records = [0] * num_domains  # finished since the last update, per domain
+        self.pending = 0  # their total
 
     def add_mismatches(self, count: int) -> None:
         # Bounded buffer: beyond buffer_size the oldest positions are dropped.
         self.buffer_tokens = min(self.buffer_size, self.buffer_tokens + count)
 
-    def add_records(self, per_domain: np.ndarray) -> None:
-        self.records += np.where(self.serves, per_domain, 0)
+    def add_records(self, domains: list[int]) -> None:
+        """Count finished records (their domain indices) that this draft serves."""
+        for d in domains:
+            if self.serves_l[d]:
+                self.records[d] += 1
+                self.pending += 1
 
     @property
     def due(self) -> bool:
-        return int(self.records.sum()) >= self.interval
+        return self.pending >= self.interval
 
     def start(self, now: float, update_s: float, flops: float) -> Update:
-        update = Update(self, now, now + update_s, flops, flops, self.buffer_tokens, self.records.copy())
+        update = Update(self, now, now + update_s, flops, flops, self.buffer_tokens,
+                        np.asarray(self.records, dtype=float))
         self.buffer_tokens = 0
-        self.records[:] = 0
+        self.records = [0] * len(self.records)
+        self.pending = 0
         return update
 
 

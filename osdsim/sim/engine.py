@@ -17,6 +17,7 @@ import numpy as np
 from osdsim.sim import distiller as dist
 
 _EMPTY = np.zeros(0)
+_sum = np.add.reduce  # ndarray.sum goes through two Python layers; this is the ufunc itself
 
 
 # Rows of a replica's running-batch state matrix (one column per sequence, float64).
@@ -45,7 +46,8 @@ class Replica:
         self.ctx_sum = 0.0  # Σ context over the batch (prompt + emitted)
         self.alpha_sum = 0.0  # Σ expected α over the batch
         self.counter = 0  # decode steps run so far
-        self.prefilling: list[int] = []  # admitted, prefill in flight
+        self.prefilling: list[int] = []  # requests whose prefill completes in the iteration in flight
+        self.prefill_q: deque[list[int]] = deque()  # chunked prefill: [request, prompt tokens left]
         self._exp, self._pos = _EMPTY, 0
         self._buf = np.empty(cluster.max_batch)
         # Online distillation: per-domain records trained on, and one distiller per draft.
@@ -60,7 +62,7 @@ class Replica:
 
     @property
     def outstanding(self) -> int:
-        return len(self.waiting) + self.state.shape[1] + len(self.prefilling)
+        return len(self.waiting) + self.state.shape[1] + len(self.prefill_q) + len(self.prefilling)
 
     # ------------------------------------------------------------ acceptance
 
@@ -68,19 +70,20 @@ class Replica:
         """Per-domain α (and E[tokens | γ] for the goodput policy) for the draft's current state."""
         cl = self.cl
         if cl.acceptance is None:
-            self.alpha_tab = np.zeros(cl.num_domains)
             self.alpha_l = self.scale_l = [0.0] * cl.num_domains
             return
         names, model = cl.domains, cl.acceptance
-        alphas = [model.expected_alpha(d, n) for d, n in zip(names, self.n_trained.tolist())]
-        self.alpha_tab = np.array(alphas)
+        self.alpha_l = [model.expected_alpha(d, n) for d, n in zip(names, self.n_trained.tolist())]
         # accepted = floor(E / −ln α), E ~ Exp(1), capped at γ, is Geometric: P(≥ k) = α^k.
-        self.alpha_l = alphas
-        self.scale_l = [_geometric_scale(a) for a in alphas]
+        self.scale_l = [_geometric_scale(a) for a in self.alpha_l]
         if self.state.shape[1]:
-            dom = self.dom
-            self.state[SCALE] = np.asarray(self.scale_l)[dom]
-            self.alpha_sum = float(self.alpha_tab[dom].sum())
+            if cl.num_domains == 1:
+                self.state[SCALE] = self.scale_l[0]
+                self.alpha_sum = self.alpha_l[0] * self.state.shape[1]
+            else:
+                dom = self.dom
+                self.state[SCALE] = np.asarray(self.scale_l)[dom]
+                self.alpha_sum = float(np.asarray(self.alpha_l)[dom].sum())
         if cl.gamma_policy == "goodput":
             grid = range(cl.max_gamma + 1)
             self.etok = np.array([[model.expected_tokens(g, d, n) for d, n in zip(names, self.n_trained)]
@@ -128,6 +131,24 @@ class Replica:
 
     # ------------------------------------------------------------ queue and batch
 
+    def take_chunk(self, budget: int) -> tuple[list[int], int, int]:
+        """Up to ``budget`` prompt tokens from the front of the prefill queue (chunked prefill).
+
+        Returns the requests whose prompt completes (they emit their first token when the
+        iteration ends), the prompt tokens taken, and how many requests they came from.
+        """
+        done, taken, seqs, queue = [], 0, 0, self.prefill_q
+        while queue and taken < budget:
+            entry = queue[0]
+            take = min(budget - taken, entry[1])
+            entry[1] -= take
+            taken += take
+            seqs += 1
+            if entry[1] <= 0:
+                done.append(entry[0])
+                queue.popleft()
+        return done, taken, seqs
+
     def pull_arrivals(self, now: float) -> None:
         if self.next_s > now:
             return
@@ -142,7 +163,7 @@ class Replica:
     def admit(self) -> list[int]:
         """FIFO admission within max_batch and KV capacity; a request that can never fit is dropped."""
         cl, out = self.cl, []
-        room = cl.max_batch - self.state.shape[1]
+        room = cl.max_batch - self.state.shape[1] - len(self.prefill_q)
         while self.waiting and len(out) < room:
             i = self.waiting[0]
             need = cl.kv_need_l[i]
@@ -183,10 +204,8 @@ class Replica:
         self.kv_used -= freed
         self.ctx_sum -= freed
         self.alpha_sum -= sum(self.alpha_l[d] for d in doms)
-        if self.distillers:
-            per_domain = np.bincount(doms, minlength=cl.num_domains)
-            for d in self.distillers:
-                d.add_records(per_domain)
+        for d in self.distillers:
+            d.add_records(doms)
 
     @property
     def ids(self) -> np.ndarray:
@@ -214,7 +233,7 @@ class Replica:
         self.refresh_acceptance()
         self.cl.update_rows.append((self.index, u.distiller.name, u.start_s, now, now - u.start_s,
                                     u.min_end_s - u.start_s, u.num_tokens, int(u.records.sum()), u.flops,
-                                    u.stall_s, self.cl.online.mode, float(self.alpha_tab.mean())))
+                                    u.stall_s, self.cl.online.mode, sum(self.alpha_l) / len(self.alpha_l)))
 
 
 def _geometric_scale(alpha: float) -> float:
@@ -226,81 +245,85 @@ def _geometric_scale(alpha: float) -> float:
 
 
 def replica(env, rep: Replica):
-    """The serving loop of one replica: admit → prefill, or one speculative step; repeat."""
+    """The serving loop of one replica: admit, then one iteration (prefill and/or a speculative
+    step for the running batch); repeat until no work can come."""
     cl = rep.cl
-    online, pricer, rows = cl.online, cl.pricer, cl.step_rows
+    online, pricer, rows, chunk = cl.online, cl.pricer, cl.step_rows, cl.prefill_chunk
     capacity = pricer.capacity
     spare_mode = online is not None and online.mode == "spare"
     interference = online.interference if online is not None else 0.0
-    idx, spec = rep.index, cl.acceptance is not None
+    idx, spec, single = rep.index, cl.acceptance is not None, cl.num_domains == 1
     while True:
         now = env.now
         rep.pull_arrivals(now)
         if online is not None and rep.update is None:
             update = rep.start_update(now)
-            if update is not None and not spare_mode:
+            if update is not None and not spare_mode:  # exclusive: the replica trains, serving waits
                 yield env.timeout(update.min_end_s - now)
                 update.flops_left = 0.0
                 rep.finish_update(env.now)
                 continue
         admitted = rep.admit()
-        if admitted:
-            ids = admitted
-            rep.prefilling = ids
-            seconds, flops = pricer.prefill(len(ids), sum(cl.prompt_l[i] for i in ids) / len(ids))
-            stall = 0.0
-            if rep.update is not None:
-                seconds, stall = dist.charge_step(rep.update, now, seconds, flops, capacity, interference)
-            in_system = rep.state.shape[1] + len(ids) + len(rep.waiting)
-            yield env.timeout(seconds)
-            rep.prefilling = []
-            rep.join(ids, env.now)
-            rows.append((now, idx, "prefill", len(ids), in_system, 0, len(ids), 0.0, seconds, flops,
-                         max(0.0, capacity * seconds - flops), math.nan, stall, rep.update is not None))
-            if np.count_nonzero(rep.remaining) < len(rep.remaining):
-                rep.retire(env.now)
-            _maybe_finish_update(rep, env.now)
-            continue
         batch = rep.state.shape[1]
-        if batch == 0:
+        # Prefill work this iteration: whole prompts in an iteration of their own (vLLM V0), or up
+        # to `chunk` prompt tokens riding along with the decode step (chunked prefill).
+        if chunk is None:
+            joining, prompt_tokens, prefill_seqs = admitted, 0, len(admitted)
+            if admitted:
+                prompt_tokens = sum(cl.prompt_l[i] for i in admitted)
+                batch = 0
+        else:
+            rep.prefill_q.extend([i, cl.prompt_l[i]] for i in admitted)
+            joining, prompt_tokens, prefill_seqs = rep.take_chunk(chunk)
+        if batch == 0 and not prefill_seqs:
             wait = yield from _idle(env, rep)
             if not wait:
                 return
             continue
-        ctx = rep.ctx_sum / batch
-        gamma = rep.choose_gamma(batch, ctx) if spec else 0
-        seconds, flops = pricer.step(batch, gamma, ctx)
+        rep.prefilling = joining
+        ctx = rep.ctx_sum / batch if batch else 0.0
+        gamma = rep.choose_gamma(batch, ctx) if spec and batch else 0
+        if prefill_seqs:
+            seconds, flops = pricer.mixed(batch, gamma, ctx, prefill_seqs, prompt_tokens)
+        else:
+            seconds, flops = pricer.step(batch, gamma, ctx)
         stall = 0.0
         if rep.update is not None:
             seconds, stall = dist.charge_step(rep.update, now, seconds, flops, capacity, interference)
         # Draw the step's outcome now; apply it when the step ends (a horizon mid-step emits nothing).
+        accepted, alpha, tokens = 0.0, math.nan, 0.0
         if gamma:
             acc = rep.sample(gamma, batch)
             rejected = acc < gamma
-            accepted = float(acc.sum())
-            alpha = rep.alpha_l[0] if cl.num_domains == 1 else rep.alpha_sum / batch
+            accepted = float(_sum(acc))
+            alpha = rep.alpha_l[0] if single else rep.alpha_sum / batch
             emitted = np.minimum(acc + 1.0, rep.remaining)
-        else:
+            tokens = float(_sum(emitted))
+        elif batch:
             emitted = np.minimum(1.0, rep.remaining)
-            accepted, alpha = 0.0, math.nan
-        tokens = float(emitted.sum())
-        in_system = batch + len(rep.waiting)
+            tokens = float(_sum(emitted))
+        in_system = rep.state.shape[1] + len(rep.waiting) + len(rep.prefill_q) + len(joining)
         yield env.timeout(seconds)
-        state = rep.state
-        if gamma:
-            state[ACCEPTED] += acc
-            state[REJECTED] += rejected
-            if online is not None:
-                _buffer_mismatches(rep, rejected)
-        rep.remaining -= emitted
-        rep.counter += 1
-        rep.ctx_sum += tokens
-        rows.append((now, idx, "decode", batch, in_system, gamma, tokens, accepted, seconds, flops,
-                     max(0.0, capacity * seconds - flops), alpha, stall, rep.update is not None))
-        if np.count_nonzero(rep.remaining) < batch:
+        if batch:
+            if gamma:
+                state = rep.state
+                state[ACCEPTED] += acc
+                state[REJECTED] += rejected
+                if online is not None:
+                    _buffer_mismatches(rep, rejected)
+            rep.remaining -= emitted
+            rep.counter += 1
+            rep.ctx_sum += tokens
+        if joining:
+            rep.prefilling = []
+            rep.join(joining, env.now)
+        rows.append((now, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + len(joining),
+                     len(joining), accepted, seconds, flops, max(0.0, capacity * seconds - flops), alpha,
+                     stall, rep.update is not None))
+        if np.count_nonzero(rep.remaining) < rep.state.shape[1]:
             rep.retire(env.now)
-        if rep.update is not None:
-            _maybe_finish_update(rep, env.now)
+        if rep.update is not None and dist.done(rep.update, env.now):
+            rep.finish_update(env.now)
 
 
 def _buffer_mismatches(rep: Replica, rejected: np.ndarray) -> None:

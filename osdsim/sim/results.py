@@ -13,8 +13,13 @@ import numpy as np
 
 from osdsim.sim import engine
 
-STEP_COLUMNS = ("time_s", "replica", "phase", "batch", "in_system", "gamma", "tokens", "accepted",
-                "busy_s", "flops_used", "spare_flops", "alpha", "stall_s", "updating")
+# batch: sequences in the iteration's speculative step (0: a prefill-only iteration);
+# prefill_seqs/prompt_tokens: prompts (or chunks of them) prefilled; tokens: all tokens emitted,
+# first_tokens of them from prompts that completed; in_system: requests on the replica (queue,
+# prefill, batch) when the iteration began.
+STEP_COLUMNS = ("time_s", "replica", "batch", "prefill_seqs", "prompt_tokens", "in_system", "gamma",
+                "tokens", "first_tokens", "accepted", "busy_s", "flops_used", "spare_flops", "alpha",
+                "stall_s", "updating")
 UPDATE_COLUMNS = ("replica", "draft", "start_s", "end_s", "duration_s", "update_s", "num_tokens",
                   "records", "flops", "stall_s", "mode", "alpha_after")
 
@@ -72,7 +77,7 @@ def request_frame(cl, reps, reqs, end_s: float):
 def summarise(requests, steps, updates, cl, num_replicas: int, end_s: float) -> dict:
     fin = requests[requests["finished"]]
     latency, ttft, tpot = (fin[c].to_numpy(float) for c in ("latency_s", "ttft_s", "tpot_s"))
-    decode = steps[steps["phase"] == "decode"]
+    decode = steps[steps["batch"] > 0]
     tokens = float(requests["emitted_tokens"].sum())
     # α by maximum likelihood from what the steps saw: each step tries positions until the first
     # rejection, so α̂ = accepted / (accepted + rejections).
@@ -98,7 +103,8 @@ def summarise(requests, steps, updates, cl, num_replicas: int, end_s: float) -> 
         "tpot_mean_s": _mean(tpot), "tpot_p50_s": _pct(tpot, 50), "tpot_p99_s": _pct(tpot, 99),
         "latency_mean_s": _mean(latency), "latency_p50_s": _pct(latency, 50),
         "latency_p99_s": _pct(latency, 99),
-        "mean_tokens_per_step": float(decode["tokens"].sum()) / batch_sum if batch_sum else math.nan,
+        "mean_tokens_per_step": (float(decode["tokens"].sum() - decode["first_tokens"].sum()) / batch_sum
+                                 if batch_sum else math.nan),
         "mean_alpha": mean_alpha,
         "mean_batch": batch_sum / len(decode) if len(decode) else math.nan,
         "mean_gamma": float(decode["gamma"].mean()) if len(decode) else math.nan,
@@ -107,7 +113,8 @@ def summarise(requests, steps, updates, cl, num_replicas: int, end_s: float) -> 
         "utilisation": busy / (num_replicas * span),
         "flops_utilisation": float(steps["flops_used"].sum()) / (capacity * num_replicas * span),
         "steps": int(len(decode)),
-        "prefills": int(len(steps) - len(decode)),
+        "prefills": int((steps["prefill_seqs"] > 0).sum()),
+        "iterations": int(len(steps)),
         "updates": int(len(updates)),
         "update_stall_s": float(updates["stall_s"].sum()) if len(updates) else 0.0,
         "kv_capacity_tokens": float(cl.kv_capacity),
@@ -122,6 +129,8 @@ def assemble(cl, reps, reqs, end_s: float):
     cl.flush_logs()
     requests = request_frame(cl, reps, reqs, end_s)
     steps = pd.DataFrame.from_records(cl.step_rows, columns=STEP_COLUMNS)
+    phase = np.where(steps["batch"] > 0, np.where(steps["prefill_seqs"] > 0, "mixed", "decode"), "prefill")
+    steps.insert(2, "phase", phase)
     updates = pd.DataFrame.from_records(cl.update_rows, columns=UPDATE_COLUMNS)
     summary = summarise(requests, steps, updates, cl, len(reps), end_s)
     return SimResult(requests, steps, updates, summary)

@@ -70,6 +70,7 @@ class Cluster:
         self.max_gamma = scenario.max_gamma
         self.online = scenario.online if scenario.speculative else None
         self.max_batch = scenario.max_batch
+        self.prefill_chunk = scenario.prefill_chunk
         self.kv_capacity = kv_tokens(scenario, target, draft)
         self.domains = reqs.domains
         self.num_domains = len(reqs.domains)
@@ -101,12 +102,16 @@ class Cluster:
         """Fill the per-request arrays from the engine's first-token and finish logs."""
         from osdsim.sim.engine import ACCEPTED, ID, REJECTED, START
 
-        for now, ids in self.first_token_log:
-            self.first_token_s[ids] = now
-        for now, counter, done in self.finish_log:
+        if self.first_token_log:
+            times = np.concatenate([np.full(len(ids), now) for now, ids in self.first_token_log])
+            ids = np.fromiter((i for _, chunk in self.first_token_log for i in chunk), dtype=np.int64)
+            self.first_token_s[ids] = times
+        if self.finish_log:
+            done = np.concatenate([m for _, _, m in self.finish_log], axis=1)
+            sizes = [m.shape[1] for _, _, m in self.finish_log]
             ids = done[ID].astype(np.int64)
-            self.finish_s[ids] = now
-            self.steps[ids] = counter - done[START]
+            self.finish_s[ids] = np.repeat([now for now, _, _ in self.finish_log], sizes)
+            self.steps[ids] = np.repeat([c for _, c, _ in self.finish_log], sizes) - done[START]
             self.accepted[ids] = done[ACCEPTED]
             self.rejected_steps[ids] = done[REJECTED]
         self.first_token_log, self.finish_log = [], []
