@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", help="write the calibrated hardware card YAML here")
     p.add_argument("--records", choices=("all", "even", "odd"), default="all",
                    help="with --trace: fit to these records only (validate on the others for a held-out check)")
+    p.add_argument("--statistic", choices=("mean", "median"), default="mean",
+                   help="per timing point: the mean (default; predicts sums such as record latency on a "
+                        "loaded machine) or the median (the typical single forward)")
     p.add_argument("--no-table", action="store_true", help="leave the measured table out of the card")
     p.set_defaults(handler=run)
 
@@ -53,6 +56,8 @@ def _rows(args):
             rows = pd.read_csv(args.timings)
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read timings {args.timings}: {exc}") from None
+        if args.statistic == "mean" and "mean_s" in rows:
+            rows = rows.assign(seconds=rows["mean_s"])
         return rows, Path(f"{args.timings}.models.json")
     from osdsim.calibrate import timings_from_trace
     from osdsim.trace import read_trace
@@ -65,7 +70,8 @@ def _rows(args):
     from osdsim.validate.core import select_records
 
     trace = select_records(trace, args.records)
-    return timings_from_trace(trace.steps, str(target), str(draft), records=trace.records), None
+    return timings_from_trace(trace.steps, str(target), str(draft), records=trace.records,
+                              statistic=args.statistic), None
 
 
 def run(args) -> Result:
@@ -80,7 +86,8 @@ def run(args) -> Result:
     models = _specs(args, set(rows["model"].astype(str)), default_models)
     base = load_hardware(args.hardware)
     fit = fit_roofline(rows, models, base, dtype=args.dtype)
-    payload = {"hardware": base.name, "source": args.timings or args.trace, "params": fit.params,
+    payload = {"hardware": base.name, "source": args.timings or args.trace, "statistic": args.statistic,
+               "params": fit.params,
                "fit": fit.summary(), "points": fit.points.to_dict(orient="records")}
     if args.out:
         name = args.name or Path(args.out).stem

@@ -149,6 +149,9 @@ def _text(p: dict) -> str:
                          f"{sp['predicted']:.3f}x ({sp['error_pct']:+.2f}%)")
     if "baseline" in p:
         lines.append(f"  baseline per-record latency {_fmt(p['baseline']['latency'])}")
+        la = p["load_adjusted"]
+        lines.append(f"  load-adjusted record latency {_fmt(la['latency'])} (each scaled by its own baseline's "
+                     f"measured/predicted, median {la['load_factor_median']:.3f}; not a prediction)")
     if "alpha" in p and p["alpha"].get("records"):
         a = p["alpha"]
         lines.append(f"  alpha over records          median |error| {a['median_abs_error']:.3f}, p90 "

@@ -109,6 +109,21 @@ def _block(records: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def _load_adjusted(spec: pd.DataFrame, base: pd.DataFrame) -> dict[str, Any]:
+    """Per-record latency with each prediction scaled by its record's baseline measured/predicted.
+
+    The baseline of a record runs right before it, so the ratio carries the machine's load at
+    that moment (other processes on a shared CPU); what remains is the cost model's error on
+    the speculative part alone. Not a prediction (it uses a measurement of the same record).
+    """
+    factor = (base.set_index("record")["latency_s"] / base.set_index("record")["predicted_latency_s"])
+    s = spec[spec["record"].isin(factor.index)]
+    adjusted = s["predicted_latency_s"].to_numpy() * factor.loc[s["record"]].to_numpy()
+    return {"latency": report.error_stats(adjusted, s["latency_s"]),
+            "load_factor_median": float(factor.median()) if len(factor) else None,
+            "load_factor_p90": float(factor.quantile(0.9)) if len(factor) else None}
+
+
 def summarise(steps: pd.DataFrame, records: pd.DataFrame, modelled: pd.DataFrame, online: bool) -> dict[str, Any]:
     spec = records[records["mode"] != "baseline"]
     base = records[records["mode"] == "baseline"]
@@ -122,6 +137,7 @@ def summarise(steps: pd.DataFrame, records: pd.DataFrame, modelled: pd.DataFrame
         "acceptance_model": _block(modelled.assign(mode="speculative")),
     }
     if len(base):
+        out["load_adjusted"] = _load_adjusted(spec, base)
         out["baseline"] = {"latency": report.error_stats(base["predicted_latency_s"], base["latency_s"]),
                            "throughput": report.throughput(base)}
         out["replayed"]["speedup"] = report.speedup(spec, base)
