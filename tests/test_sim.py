@@ -157,3 +157,24 @@ def test_simulator_imports_neither_torch_nor_matplotlib():
 def test_load_scenario_accepts_a_scenario():
     s = load_scenario({"seed": 1})
     assert load_scenario(s) is s
+
+
+def test_chunked_prefill_conserves_tokens_and_obeys_littles_law():
+    result = simulate(_loaded(prefill_chunk=256), baseline=False)
+    req, steps = result.requests, result.steps
+    assert req["finished"].all()
+    assert steps["tokens"].sum() == req["emitted_tokens"].sum() == req["output_tokens"].sum()
+    assert steps["prompt_tokens"].sum() == req["prompt_tokens"].sum()
+    assert (steps["prompt_tokens"] <= 256).all() and (steps["phase"] == "mixed").any()
+    horizon = result.summary["sim_time_s"]
+    in_system = float((steps["in_system"] * steps["busy_s"]).sum()) / horizon
+    assert in_system == pytest.approx(len(req) / horizon * float(req["latency_s"].mean()), rel=0.03)
+
+
+def test_chunked_prefill_splits_a_long_prompt():
+    cost = {"model": "constant", "forward_s": {"vicuna-7b-v1.3": 0.02, "llama-160m": 0.002}}
+    s = simulate({"prefill_chunk": 256, "cost": cost, "acceptance": {"alpha": 0.5},
+                  "workload": {"arrival": "constant", "rate": 0.01, "num_requests": 2,
+                               "prompt_tokens": 1000, "output_tokens": 10}}, baseline=False)
+    # 1000 prompt tokens in chunks of 256: four prefill iterations of 20 + 2 ms before the first token.
+    assert s.requests["ttft_s"].to_numpy() == pytest.approx([4 * 0.022] * 2)
