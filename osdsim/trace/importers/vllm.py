@@ -40,7 +40,8 @@ _PROM_COUNTERS = ("num_drafts", "num_draft_tokens", "num_accepted_tokens", "num_
 
 ALPHA_DEFINITION = {
     "vllm-v0": "vLLM V0 'draft acceptance rate' = accepted/drafted, where accepted counts every "
-               "matching drafted position, also after a rejection; not Leviathan's alpha",
+               "matching drafted position, also after a rejection; it equals Leviathan's alpha only "
+               "if acceptance is i.i.d. across positions (alpha here is solved from tau instead)",
     "vllm-v1": "vLLM V1 'draft acceptance rate' = accepted/drafted with accepted = accepted prefix "
                "per draft; per-position rates = P(position i accepted); not Leviathan's alpha",
     "vllm-prometheus": "vLLM counters: accepted/drafted over the accepted prefix per draft; "
