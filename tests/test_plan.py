@@ -68,3 +68,40 @@ def test_plan_infeasible_reports_none():
     rows = plan({"workload": {"rate": 1.0}}, SLO({"tpot_p99_s": 0.05}),
                 lambda s: {"requests": 1, "finished": 1, "tpot_p99_s": 1.0}, modes=("plain",), max_replicas=8)
     assert rows[0]["replicas"] is None and rows[0]["best"] is False
+
+
+def test_plan_with_simulator_matches_hand_count(capsys, tmp_path):
+    """Constant arrivals, batch 1, every forward 10 ms, 9 output tokens: the plan is ceil(λ·S).
+
+    An idle replica serves one request in S = prefill (one forward, emits the first token) + 8
+    decode forwards = 9 × 10 ms = 90 ms. Round robin hands each replica every N-th request, so
+    a replica sees a gap of N/λ; there is no queueing, and the TTFT stays one forward, iff
+    N/λ >= S. At λ = 50/s, λ·S = 4.5, so 5 replicas.
+    """
+    import json
+
+    from osdsim.cli.main import main
+
+    base = {
+        "seed": 1, "draft": None, "gamma": 0, "max_batch": 1, "router": "round_robin",
+        "cost": {"model": "constant", "forward_s": {"vicuna-7b-v1.3": 0.01}},
+        "workload": {"arrival": "constant", "rate": 50.0, "num_requests": 400,
+                     "prompt_tokens": 16, "output_tokens": 9},
+    }
+    from osdsim.sim import load_scenario, simulate
+
+    one = simulate(load_scenario({**base, "workload": {**base["workload"], "num_requests": 1}}), baseline=False)
+    service_s = float(one.requests["latency_s"].iloc[0])
+    assert service_s == pytest.approx(0.09)
+    rows = plan(base, SLO({"ttft_p99_s": 0.015}),
+                lambda s: simulate(load_scenario(s), baseline=False).summary, modes=("plain",))
+    assert rows[0]["replicas"] == math.ceil(50.0 * service_s) == 5
+
+    import yaml
+
+    capsys.readouterr()
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(base))
+    assert main(["plan", str(path), "--slo", "ttft_p99_s=0.015", "--modes", "plain", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["rows"][0]["replicas"] == 5 and data["rows"][0]["gpus"] == 5

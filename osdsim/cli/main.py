@@ -12,7 +12,8 @@ from osdsim.cli.common import Parser, UsageError, emit
 
 # Each name has a module osdsim/cli/cmd_<name>.py with register(subparsers).
 COMMANDS = (
-    "demo", "speedup", "cost", "sweep", "plot",
+    "demo", "speedup", "cost", "simulate", "run", "distill", "train", "profile", "calibrate",
+    "validate", "import", "sweep", "plan", "plot",
 )
 
 

@@ -23,11 +23,11 @@ def _flatten(prefix: str, value, out: dict) -> None:
         out[prefix] = value
 
 
-def simulate_evaluator(scenario: dict) -> dict:
+def simulate_evaluator(scenario: dict, baseline: bool = True) -> dict:
     """Run the simulator on a scenario dict; the summary, flattened (baseline.* for the baseline)."""
     from osdsim.sim import load_scenario, simulate
 
-    summary = simulate(load_scenario(scenario)).summary
+    summary = simulate(load_scenario(scenario), baseline=baseline).summary
     out: dict = {}
     _flatten("", summary, out)
     return out
