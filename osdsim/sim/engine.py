@@ -22,6 +22,7 @@ _sum = np.add.reduce  # ndarray.sum goes through two Python layers; this is the 
 
 # Rows of a replica's running-batch state matrix (one column per sequence, float64).
 REMAINING, ACCEPTED, REJECTED, START, SCALE, ID, DOM = range(7)
+ROWS = 7
 EXP_BLOCK = 1 << 16  # standard exponentials drawn per refill of the sampling buffer
 
 
@@ -36,12 +37,12 @@ class Replica:
     def __init__(self, index: int, cluster, rng: np.random.Generator):
         self.index, self.cl, self.rng = index, cluster, rng
         self.waiting: deque[int] = deque()
-        self.assigned = np.zeros(0, dtype=np.int64)  # round robin: this replica's requests
-        self.assigned_s = _EMPTY  # and their arrival times
+        self.assigned_l: list[int] = []  # round robin: this replica's requests
+        self.assigned_s_l: list[float] = []  # and their arrival times
         self.pulled, self.next_s = 0, math.inf
         self.wake = None  # least_outstanding: event the dispatcher triggers
         self.kv_used = 0.0
-        self.state = np.zeros((7, 0))
+        self.state = np.zeros((ROWS, 0))
         self.remaining = self.state[REMAINING]
         self.ctx_sum = 0.0  # Σ context over the batch (prompt + emitted)
         self.alpha_sum = 0.0  # Σ expected α over the batch
@@ -57,8 +58,9 @@ class Replica:
         self.refresh_acceptance()
 
     def set_assigned(self, ids: np.ndarray, arrival_s: np.ndarray) -> None:
-        self.assigned, self.assigned_s = ids, arrival_s
-        self.next_s = float(arrival_s[0]) if len(arrival_s) else math.inf
+        """Round robin: the requests routed here up front, in arrival order."""
+        self.assigned_l, self.assigned_s_l = ids.tolist(), arrival_s.tolist()
+        self.next_s = self.assigned_s_l[0] if self.assigned_s_l else math.inf
 
     @property
     def outstanding(self) -> int:
@@ -150,12 +152,13 @@ class Replica:
         return done, taken, seqs
 
     def pull_arrivals(self, now: float) -> None:
-        if self.next_s > now:
-            return
-        j = int(np.searchsorted(self.assigned_s, now, side="right"))
-        self.waiting.extend(self.assigned[self.pulled:j].tolist())
+        """Move this replica's requests that have arrived by ``now`` into its queue."""
+        times, j = self.assigned_s_l, self.pulled
+        while j < len(times) and times[j] <= now:
+            self.waiting.append(self.assigned_l[j])
+            j += 1
         self.pulled = j
-        self.next_s = float(self.assigned_s[j]) if j < len(self.assigned_s) else math.inf
+        self.next_s = times[j] if j < len(times) else math.inf
 
     def next_arrival_s(self) -> float:
         return self.next_s
@@ -180,13 +183,18 @@ class Replica:
 
     def join(self, ids: list[int], now: float) -> None:
         """Prefilled requests emit their first token and join the running batch."""
-        cl, n = self.cl, len(ids)
+        cl = self.cl
         cl.first_token_log.append((now, ids))
-        doms = [cl.domain_l[i] for i in ids]
-        new = np.array([[cl.output_l[i] - 1.0 for i in ids], [0.0] * n, [0.0] * n, [self.counter] * n,
-                        [self.scale_l[d] for d in doms], ids, doms], dtype=float)
-        self.ctx_sum += sum(cl.prompt_l[i] for i in ids) + n
-        self.alpha_sum += sum(self.alpha_l[d] for d in doms)
+        new = cl.template[:, ids]  # remaining = output − 1, zeros, id, domain
+        new[START] = self.counter
+        if cl.num_domains == 1:
+            new[SCALE] = self.scale_l[0]
+            self.alpha_sum += self.alpha_l[0] * len(ids)
+        else:
+            doms = [cl.domain_l[i] for i in ids]
+            new[SCALE] = [self.scale_l[d] for d in doms]
+            self.alpha_sum += sum(self.alpha_l[d] for d in doms)
+        self.ctx_sum += sum(cl.prompt_l[i] for i in ids) + len(ids)
         self.state = np.concatenate((self.state, new), axis=1)
         self.remaining = self.state[REMAINING]
 
@@ -253,17 +261,20 @@ def replica(env, rep: Replica):
     spare_mode = online is not None and online.mode == "spare"
     interference = online.interference if online is not None else 0.0
     idx, spec, single = rep.index, cl.acceptance is not None, cl.num_domains == 1
+    fixed_gamma = cl.gamma_policy if isinstance(cl.gamma_policy, int) else None
+    shared = rep.distillers[0] if len(rep.distillers) == 1 else None
     while True:
         now = env.now
-        rep.pull_arrivals(now)
-        if online is not None and rep.update is None:
+        if rep.next_s <= now:
+            rep.pull_arrivals(now)
+        if online is not None and rep.update is None and any(d.pending >= d.interval for d in rep.distillers):
             update = rep.start_update(now)
             if update is not None and not spare_mode:  # exclusive: the replica trains, serving waits
                 yield env.timeout(update.min_end_s - now)
                 update.flops_left = 0.0
                 rep.finish_update(env.now)
                 continue
-        admitted = rep.admit()
+        admitted = rep.admit() if rep.waiting else []
         batch = rep.state.shape[1]
         # Prefill work this iteration: whole prompts in an iteration of their own (vLLM V0), or up
         # to `chunk` prompt tokens riding along with the decode step (chunked prefill).
@@ -282,7 +293,10 @@ def replica(env, rep: Replica):
             continue
         rep.prefilling = joining
         ctx = rep.ctx_sum / batch if batch else 0.0
-        gamma = rep.choose_gamma(batch, ctx) if spec and batch else 0
+        if not (spec and batch):
+            gamma = 0
+        else:
+            gamma = fixed_gamma if fixed_gamma is not None else rep.choose_gamma(batch, ctx)
         if prefill_seqs:
             seconds, flops = pricer.mixed(batch, gamma, ctx, prefill_seqs, prompt_tokens)
         else:
@@ -309,7 +323,9 @@ def replica(env, rep: Replica):
                 state = rep.state
                 state[ACCEPTED] += acc
                 state[REJECTED] += rejected
-                if online is not None:
+                if shared is not None:
+                    shared.add_mismatches(int(np.count_nonzero(rejected)))
+                elif online is not None:
                     _buffer_mismatches(rep, rejected)
             rep.remaining -= emitted
             rep.counter += 1

@@ -46,6 +46,7 @@ class Pricer:
         self._steps: dict[tuple[int, int, int], tuple[float, float]] = {}
         self._prefills: dict[tuple[int, int], tuple[float, float]] = {}
         self._mixed: dict[tuple, tuple[float, float]] = {}
+        self._updates: dict[int, float] = {}
 
     def step(self, batch: int, gamma: int, context: float) -> tuple[float, float]:
         """(seconds, FLOPs) of one speculative step (γ = 0: a plain decode step)."""
@@ -122,9 +123,10 @@ class Pricer:
 
     def update(self, num_tokens: int) -> tuple[float, float]:
         """(seconds on an idle replica, FLOPs) of one distillation update over ``num_tokens``."""
-        # distill_flops = 6 · params · tokens, inlined: this runs once per update.
-        return (float(self.cost.update_s(self.draft, num_tokens)),
-                TRAIN_FLOPS_PER_PARAM_TOKEN * self.draft.params * num_tokens)
+        seconds = self._updates.get(num_tokens)
+        if seconds is None:
+            seconds = self._updates[num_tokens] = float(self.cost.update_s(self.draft, num_tokens))
+        return seconds, TRAIN_FLOPS_PER_PARAM_TOKEN * self.draft.params * num_tokens  # 6·N·tokens
 
 
 def models(scenario: Scenario) -> tuple[ModelSpec, ModelSpec | None]:

@@ -84,6 +84,13 @@ class Cluster:
         self.prompt_l, self.output_l = self.prompt.tolist(), self.output.tolist()
         self.domain_l, self.kv_need_l = self.domain.tolist(), self.kv_need.tolist()
         self.first_token_log: list[tuple[float, list[int]]] = []
+        # A joining request's column of the engine's state matrix (START and SCALE set on joining).
+        from osdsim.sim.engine import DOM, ID, REMAINING, ROWS
+
+        self.template = np.zeros((ROWS, n))
+        self.template[REMAINING] = self.output - 1.0
+        self.template[ID] = np.arange(n)
+        self.template[DOM] = self.domain
         self.finish_log: list[tuple[float, int, np.ndarray]] = []
         self.first_token_s = np.full(n, math.nan)
         self.finish_s = np.full(n, math.nan)
