@@ -178,3 +178,21 @@ def test_chunked_prefill_splits_a_long_prompt():
                                "prompt_tokens": 1000, "output_tokens": 10}}, baseline=False)
     # 1000 prompt tokens in chunks of 256: four prefill iterations of 20 + 2 ms before the first token.
     assert s.requests["ttft_s"].to_numpy() == pytest.approx([4 * 0.022] * 2)
+
+
+def test_replay_file_and_empirical_acceptance(tmp_path):
+    pd.DataFrame({"arrival_s": [0.0, 0.5, 0.5, 2.0], "prompt_tokens": [32, 64, 16, 8],
+                  "output_tokens": [40, 3, 1, 20], "domain": ["sql", "math", "sql", "chat"]}
+                 ).to_csv(tmp_path / "requests.csv", index=False)
+    rng = np.random.default_rng(0)
+    accepted = np.minimum(rng.geometric(0.4, 5000) - 1, 4)  # α = 0.6 at γ = 4
+    pd.DataFrame({"domain": "sql", "gamma": 4, "accepted": accepted}).to_csv(tmp_path / "steps.csv", index=False)
+    (tmp_path / "s.yaml").write_text(
+        "gamma: 4\nworkload: {arrival: replay, file: requests.csv, domains: [sql, math]}\n"
+        "acceptance: {model: empirical, trace: steps.csv}\n")
+    result = simulate(tmp_path / "s.yaml")
+    req = result.requests
+    assert list(req["domain"]) == ["sql", "math", "sql", "chat"]
+    assert req["finished"].all() and list(req["emitted_tokens"]) == [40, 3, 1, 20]
+    assert req.loc[2, "tpot_s"] != req.loc[2, "tpot_s"]  # one output token: no TPOT (NaN)
+    assert result.summary["baseline"]["requests"] == 4
