@@ -100,3 +100,18 @@ def test_journal_of_another_sweep_is_refused(tmp_path, capsys):
 def test_sweep_needs_an_axis(capsys):
     assert main(["sweep", "--evaluator", "roofline"]) == 2
     assert "--axis" in capsys.readouterr().err
+
+
+SMALL_SIM = {"seed": 3, "max_batch": 8, "workload": {"rate": 4.0, "num_requests": 30, "prompt_tokens": 64,
+                                                      "output_tokens": 32}}
+
+
+def test_simulate_evaluator_rows_identical_local_and_ray():
+    pytest.importorskip("ray")
+    pts = grid_points({"alpha": [0.5, 0.8], "gamma": [0, 3]})
+    local = run_sweep(SMALL_SIM, pts, evaluator="simulate", workers=1)
+    ray_rows = run_sweep(SMALL_SIM, pts, evaluator="simulate", backend="ray", workers=2)
+    assert local == ray_rows
+    assert all(r["finished"] == 30 for r in local)
+    # gamma 0 is plain decoding: its speedup over its own baseline is exactly 1.
+    assert all(r["speedup"] == pytest.approx(1.0) for r in local if r["gamma"] == 0)

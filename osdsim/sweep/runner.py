@@ -8,6 +8,7 @@ each row as it finishes (the CLI appends it to a journal, which is how a sweep r
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -65,7 +66,8 @@ def evaluate_point(base: dict, overrides: dict, evaluator: str = "simulate", ind
     scenario = apply_overrides(base, overrides)
     result = EVALUATORS[evaluator](scenario)
     row = {"index": index, "point_id": point_id(overrides), **overrides}
-    row.update(result)
+    # NaN (e.g. the baseline's mean_alpha) becomes None: rows compare equal and journal as JSON.
+    row.update({k: None if isinstance(v, float) and math.isnan(v) else v for k, v in result.items()})
     row["config"] = json.dumps(scenario, sort_keys=True, default=str)
     return row  # no wall-clock fields: the same point gives the same row on every backend
 
