@@ -123,3 +123,12 @@ def test_valid_values_round_trip(rate, n, gamma, alpha, seed):
                        "acceptance": {"alpha": alpha}})
     assert (s.seed, s.gamma, s.workload.rate, s.workload.num_requests, s.acceptance.alpha) == (
         seed, gamma, rate, n, alpha)
+
+
+def test_toml_can_say_plain_decoding(tmp_path):
+    (tmp_path / "plain.toml").write_text('draft = "none"\n[online]\n')
+    with pytest.raises(ValueError, match="online"):  # online without a draft
+        load_scenario(tmp_path / "plain.toml")
+    (tmp_path / "plain.toml").write_text('draft = false\n')
+    s = load_scenario(tmp_path / "plain.toml")
+    assert s.draft is None and not s.speculative

@@ -1,10 +1,18 @@
 """The replica engine: iteration-level continuous batching with speculative steps (SimPy).
 
-One ``replica`` process per replica. Each iteration either prefills newly admitted requests
-(vLLM V0 style: waiting prompts go first, within ``max_batch`` and the KV-cache capacity, which
-reserves prompt + output tokens per request so nothing is ever preempted) or runs one
-speculative step for the whole running batch. Events are per iteration and per arrival, never
-per token; per-sequence work in a step is a handful of numpy operations on float64 arrays.
+One ``replica`` process per replica. Waiting requests are admitted first-come first-served
+within ``max_batch`` and the KV-cache capacity, which reserves prompt + output tokens per request
+so nothing is ever preempted. Then one iteration runs:
+
+- without ``prefill_chunk`` (vLLM V0): newly admitted prompts are prefilled in an iteration of
+  their own (their first token comes out at its end); otherwise the running batch takes one
+  speculative step;
+- with ``prefill_chunk`` = C (chunked prefill, Sarathi-Serve / vLLM V1): up to C prompt tokens
+  ride along with the running batch's speculative step in one fused iteration.
+
+A speculative step emits min(1 + accepted, remaining) tokens per sequence; γ = 0 is plain
+decoding. Events are per iteration and per arrival, never per token; per-sequence work in an
+iteration is a handful of numpy operations on the columns of a float64 state matrix.
 """
 
 from __future__ import annotations
@@ -110,9 +118,6 @@ class Replica:
             mask = self.dom == d
             acc[mask] = model.sample_many(self.rng, gamma, int(mask.sum()), names[d], self.n_trained[d])
         return acc
-
-    def batch_alpha(self, batch: int) -> float:
-        return self.alpha_sum / batch
 
     def choose_gamma(self, batch: int, ctx: float) -> int:
         """SmartSpec-style: the γ maximising expected emitted tokens per second for this batch."""

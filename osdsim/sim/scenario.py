@@ -97,7 +97,7 @@ class Slo:
 class Scenario:
     seed: int = 0
     target: str = "vicuna-7b-v1.3"
-    draft: str | None = "llama-160m"  # None: plain decoding
+    draft: str | None = "llama-160m"  # None (TOML: "none" or false): plain decoding
     hardware: str = "a100-80g"
     replicas: int = 1
     max_batch: int = 64
@@ -318,6 +318,8 @@ def parse_scenario(raw: Mapping, base_dir: str = ".") -> Scenario:
             raise ValueError(f"gamma must be an integer or 'goodput', got {gamma!r}")
         gamma = _int(gamma, "gamma", 0)
     draft = raw.get("draft", d.draft)
+    if draft is False or (isinstance(draft, str) and draft.lower() in ("none", "null", "")):
+        draft = None  # TOML has no null: draft = "none" (or false) means plain decoding
     scenario = Scenario(
         seed=_int(raw.get("seed", d.seed), "seed", 0),
         target=_str(raw.get("target", d.target), "target"),
