@@ -46,11 +46,11 @@ class SmallModel:
 GENERAL = (("code", 0.6), ("prose", 0.4))
 ALL = (("code", 0.3), ("prose", 0.2), ("sql", 0.25), ("math", 0.25))
 PRESETS = {
-    # Steps are sized for a 2-core CPU: target ~1.2 s/step, drafts 0.15-0.65 s/step at batch 8.
-    "target": SmallModel("target", 320, 6, 5, 864, False, ALL, steps=240),
-    "draft-s": SmallModel("draft-s", 64, 2, 2, 176, True, GENERAL, steps=150),
-    "draft-m": SmallModel("draft-m", 160, 2, 4, 432, True, GENERAL, steps=150),
-    "draft-l": SmallModel("draft-l", 256, 4, 4, 688, True, GENERAL, steps=150),
+    # Sized for a 2-core CPU: target ~1.2 s/step, drafts 0.15-0.65 s/step at batch 8 (~15 min in all).
+    "target": SmallModel("target", 320, 6, 5, 864, False, ALL, steps=600),
+    "draft-s": SmallModel("draft-s", 64, 2, 2, 176, True, GENERAL, steps=300),
+    "draft-m": SmallModel("draft-m", 160, 2, 4, 432, True, GENERAL, steps=300),
+    "draft-l": SmallModel("draft-l", 256, 4, 4, 688, True, GENERAL, steps=300),
 }
 
 
