@@ -58,7 +58,9 @@ class Replica:
         self.prefilling: list[int] = []  # requests whose prefill completes in the iteration in flight
         self.prefill_q: deque[list[int]] = deque()  # chunked prefill: [request, prompt tokens left]
         self._exp, self._pos = _EMPTY, 0
-        self._buf = np.empty(cluster.max_batch)
+        # Row 0: this step's accepted drafts per sequence; row 1: 1.0 where the step ended in a
+        # rejection. One buffer so that both accumulate into the state in one operation.
+        self._pair = np.empty((2, cluster.max_batch))
         # Online distillation: per-domain records trained on, and one distiller per draft.
         self.n_trained = np.zeros(cluster.num_domains)
         self.distillers: list[dist.Distiller] = []
@@ -101,23 +103,27 @@ class Replica:
             self.gamma_memo: dict = {}
 
     def sample(self, gamma: int, size: int) -> np.ndarray:
-        """Accepted drafts per sequence of the running batch (float64, 0..gamma)."""
+        """(2, size) view: accepted drafts per sequence (0..gamma) and 1.0 where one was rejected."""
         cl = self.cl
+        pair = self._pair[:, :size]
+        acc = pair[0]
         if cl.iid:
             if self._pos + size > len(self._exp):
                 self._exp, self._pos = self.rng.standard_exponential(max(EXP_BLOCK, size)), 0
-            acc = np.multiply(self._exp[self._pos:self._pos + size], self.state[SCALE], out=self._buf[:size])
+            np.multiply(self._exp[self._pos:self._pos + size], self.state[SCALE], out=acc)
             self._pos += size
             np.floor(acc, out=acc)
-            return np.minimum(acc, gamma, out=acc)
-        model, names = cl.acceptance, cl.domains
-        if cl.num_domains == 1:
-            return model.sample_many(self.rng, gamma, size, names[0], self.n_trained[0]).astype(float)
-        acc = np.empty(size)
-        for d in np.unique(self.dom):
-            mask = self.dom == d
-            acc[mask] = model.sample_many(self.rng, gamma, int(mask.sum()), names[d], self.n_trained[d])
-        return acc
+            np.minimum(acc, gamma, out=acc)
+        elif cl.num_domains == 1:
+            acc[:] = cl.acceptance.sample_many(self.rng, gamma, size, cl.domains[0], self.n_trained[0])
+        else:
+            dom = self.dom
+            for d in np.unique(dom):
+                mask = dom == d
+                acc[mask] = cl.acceptance.sample_many(self.rng, gamma, int(mask.sum()), cl.domains[d],
+                                                      self.n_trained[d])
+        np.less(acc, gamma, out=pair[1])
+        return pair
 
     def choose_gamma(self, batch: int, ctx: float) -> int:
         """SmartSpec-style: the γ maximising expected emitted tokens per second for this batch."""
@@ -312,11 +318,10 @@ def replica(env, rep: Replica):
         # Draw the step's outcome now; apply it when the step ends (a horizon mid-step emits nothing).
         accepted, alpha, tokens = 0.0, math.nan, 0.0
         if gamma:
-            acc = rep.sample(gamma, batch)
-            rejected = acc < gamma
-            accepted = float(_sum(acc))
+            pair = rep.sample(gamma, batch)
+            accepted, rejections = _sum(pair, axis=1).tolist()
             alpha = rep.alpha_l[0] if single else rep.alpha_sum / batch
-            emitted = np.minimum(acc + 1.0, rep.remaining)
+            emitted = np.minimum(pair[0] + 1.0, rep.remaining)
             tokens = float(_sum(emitted))
         elif batch:
             emitted = np.minimum(1.0, rep.remaining)
@@ -325,13 +330,11 @@ def replica(env, rep: Replica):
         yield env.timeout(seconds)
         if batch:
             if gamma:
-                state = rep.state
-                state[ACCEPTED] += acc
-                state[REJECTED] += rejected
+                rep.state[ACCEPTED:REJECTED + 1] += pair
                 if shared is not None:
-                    shared.add_mismatches(int(np.count_nonzero(rejected)))
+                    shared.add_mismatches(int(rejections))
                 elif online is not None:
-                    _buffer_mismatches(rep, rejected)
+                    _buffer_mismatches(rep, pair[1] > 0)
             rep.remaining -= emitted
             rep.counter += 1
             rep.ctx_sum += tokens

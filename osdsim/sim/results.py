@@ -34,6 +34,19 @@ def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else math.nan
 
 
+def _alpha_deciles(requests) -> list[float]:
+    """α (accepted / (accepted + rejections)) of each tenth of the requests, in arrival order."""
+    if not len(requests) or not requests["rejections"].sum() + requests["accepted"].sum():
+        return []
+    parts = np.array_split(np.arange(len(requests)), min(10, len(requests)))
+    acc, rej = requests["accepted"].to_numpy(float), requests["rejections"].to_numpy(float)
+    out = []
+    for idx in parts:
+        total = acc[idx].sum() + rej[idx].sum()
+        out.append(float(acc[idx].sum() / total) if total else math.nan)
+    return out
+
+
 def request_frame(cl, reps, reqs, end_s: float):
     import pandas as pd
 
@@ -106,6 +119,7 @@ def summarise(requests, steps, updates, cl, num_replicas: int, end_s: float) -> 
         "mean_tokens_per_step": (float(decode["tokens"].sum() - decode["first_tokens"].sum()) / batch_sum
                                  if batch_sum else math.nan),
         "mean_alpha": mean_alpha,
+        "alpha_over_time": _alpha_deciles(requests),
         "mean_batch": batch_sum / len(decode) if len(decode) else math.nan,
         "mean_gamma": float(decode["gamma"].mean()) if len(decode) else math.nan,
         "goodput": float(fin.loc[ok, "output_tokens"].sum()) / span,
