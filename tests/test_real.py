@@ -203,3 +203,26 @@ def test_offline_distillation_raises_alpha():
     stats = distill(target, draft, seqs, loss="mix", lr=1e-2, epochs=4)
     assert stats["steps"] == 64 and stats["final_loss"] < stats["first_loss"]
     assert alpha() > before + 0.3
+
+
+def test_small_model_training_is_deterministic():
+    from osdsim.real.small import SmallModel, _train, llama_config
+
+    preset = SmallModel("toy", 16, 1, 2, 32, True, (("sql", 1.0),), steps=3, batch=2, seq_len=8)
+    data = {"sql": np.arange(500) % 50}
+    weights = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = LlamaForCausalLM(llama_config(preset, vocab_size=50))
+        losses = _train(model, preset, data, np.random.default_rng(0), progress=False)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert len(losses) == 3 and torch.equal(weights[0], weights[1])
+
+
+def test_stream_schedule_and_prompts():
+    from osdsim.real.stream import parse_schedule
+
+    assert parse_schedule("sql:3, math:2") == [("sql", 3), ("math", 2)]
+    for bad in ("poetry:3", "sql", "sql:0", ""):
+        with pytest.raises(ValueError):
+            parse_schedule(bad)
