@@ -85,7 +85,8 @@ def run(args):
                         "update_interval": args.update_interval, "loss": args.loss,
                         "beta": args.beta, "lr": args.lr, "positions": args.positions,
                         "optimizer": "AdamW", "batch": 1},
-                    seed=args.seed)
+                    seed=args.seed, torch_version=torch.__version__,
+                    transformers_version=_version("transformers"), hardware=_hardware(args.device))
     checkpoint = f"{args.out}.draft.pt" if args.out else None
     start = 0
     if args.resume:
@@ -118,6 +119,25 @@ def run(args):
         if writer:
             writer.close()
     return _summary(args, meta, rows, start)
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return ""
+
+
+def _hardware(device: str) -> str:
+    import platform
+
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{platform.machine()} CPU, {os.cpu_count()} logical cores"
 
 
 def _resume(args, distiller, checkpoint, torch, prepare_resume) -> int:
