@@ -114,11 +114,13 @@ class Pricer:
         seconds = c.forward_s(t, seqs, tokens, fused_ctx)
         flops = c.forward_flops(t, seqs, tokens, fused_ctx)
         if self.draft is not None:
-            dctx = ctx + (gamma - 1) / 2.0
             per = prompt_tokens / prefill_seqs
-            seconds += gamma * c.forward_s(self.draft, batch, 1, dctx) + c.forward_s(self.draft, prefill_seqs, per, 0.0)
-            flops += (gamma * c.forward_flops(self.draft, batch, 1, dctx)
-                      + c.forward_flops(self.draft, prefill_seqs, per, 0.0))
+            seconds += c.forward_s(self.draft, prefill_seqs, per, 0.0)
+            flops += c.forward_flops(self.draft, prefill_seqs, per, 0.0)
+            if gamma:
+                dctx = ctx + (gamma - 1) / 2.0
+                seconds += gamma * c.forward_s(self.draft, batch, 1, dctx)
+                flops += gamma * c.forward_flops(self.draft, batch, 1, dctx)
         return float(seconds), float(flops)
 
     def update(self, num_tokens: int) -> tuple[float, float]:
