@@ -56,3 +56,15 @@ def test_any_small_scenario_conserves_requests_and_tokens(scenario):
     assert (fin["latency_s"] >= fin["ttft_s"]).all() and (fin["ttft_s"] > 0).all()
     assert (steps["batch"] <= scenario["max_batch"]).all()
     assert np.isfinite(s["baseline"]["latency_mean_s"]) or s["baseline"]["finished"] == 0
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios, horizon=st.floats(0.01, 5.0))
+def test_a_horizon_reports_what_did_not_finish(scenario, horizon):
+    result = simulate(dict(scenario, horizon_s=horizon), baseline=False)
+    req, s = result.requests, result.summary
+    assert (req["arrival_s"] <= horizon).all() and s["sim_time_s"] <= horizon + 1e-9
+    assert s["finished"] + s["unfinished"] == s["requests"] == len(req)
+    assert (req["emitted_tokens"] <= req["output_tokens"]).all()
+    assert result.steps["tokens"].sum() == req["emitted_tokens"].sum()
+    assert req.loc[~req["finished"], "latency_s"].isna().all()
