@@ -62,7 +62,10 @@ def test_out_writes_tables(capsys, tmp_path):
     (["--set", "workload.rate=-3"], "workload.rate"),
     (["--set", "workload.bogus=1"], "workload.bogus"),
     (["--set", "rate"], "key=value"),
-    (["--set", "target=no-such-model"], "no-such-model"),
+    (["--set", "target=no-such-model"], "target: unknown LLM card 'no-such-model'"),
+    (["--set", "hardware=tpu9"], "hardware: unknown hardware card"),
+    (["--set", "tp=3"], "tp: 3 does not divide"),
+    (["--set", "workload.arrival=replay", "--set", "workload.file=nope.csv"], "workload.file"),
 ])
 def test_bad_input_exits_2_with_one_sentence(capsys, argv, needle):
     code, out, err = _run(capsys, EXAMPLES / "vicuna-a100.yaml", "--json", *argv)

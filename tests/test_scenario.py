@@ -77,6 +77,7 @@ def test_overrides_use_dotted_paths_and_yaml_values():
     ({"cost": {"model": "constant"}}, "cost.forward_s"),
     ({"slo": {"ttft_s": 0}}, "slo.ttft_s"),
     ({"draft_per_domain": "yes"}, "draft_per_domain"),
+    ({"dtype": "fp7"}, "dtype"),
 ])
 def test_bad_field_is_named(raw, field):
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):

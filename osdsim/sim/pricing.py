@@ -22,14 +22,14 @@ def build_cost(scenario: Scenario) -> CostModel:
     if spec.model == "constant":
         return ConstantCost(dict(spec.forward_s), capacity=spec.capacity_flops_per_s,
                             update_s_per_token=spec.update_s_per_token)
-    return RooflineCost(load_hardware(scenario.hardware), dtype=scenario.dtype, tp=scenario.tp)
+    return RooflineCost(hardware(scenario), dtype=scenario.dtype, tp=scenario.tp)
 
 
 def kv_tokens(scenario: Scenario, target: ModelSpec, draft: ModelSpec | None) -> float:
     """KV-cache tokens per replica: the override, else what the card's memory holds."""
     if scenario.kv_tokens is not None:
         return float(scenario.kv_tokens)
-    hw = load_hardware(scenario.hardware)
+    hw = hardware(scenario)
     return kv_capacity_tokens(target, hw, tp=scenario.tp, dtype=scenario.dtype, draft=draft,
                               reserve_fraction=scenario.kv_reserve)
 
@@ -131,7 +131,21 @@ class Pricer:
         return seconds, TRAIN_FLOPS_PER_PARAM_TOKEN * self.draft.params * num_tokens  # 6·N·tokens
 
 
+def _named(field: str, load, name: str):
+    try:
+        return load(name)
+    except ValueError as exc:  # CardError: unknown or malformed card
+        raise ValueError(f"{field}: {exc}") from None
+
+
 def models(scenario: Scenario) -> tuple[ModelSpec, ModelSpec | None]:
-    target = load_model(scenario.target)
-    draft = load_model(scenario.draft) if scenario.speculative else None
+    """The target and (when speculating) draft cards; errors name the scenario field."""
+    target = _named("target", load_model, scenario.target)
+    draft = _named("draft", load_model, scenario.draft) if scenario.speculative else None
+    if target.num_heads % scenario.tp:
+        raise ValueError(f"tp: {scenario.tp} does not divide the {target.num_heads} heads of {target.name}")
     return target, draft
+
+
+def hardware(scenario: Scenario):
+    return _named("hardware", load_hardware, scenario.hardware)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from osdsim.specs import DTYPE_BYTES
+
 ARRIVALS = ("poisson", "gamma", "constant", "replay")
 ACCEPTANCE_MODELS = ("constant", "per_position", "empirical", "learning_curve")
 ROUTERS = ("round_robin", "least_outstanding")
@@ -330,7 +332,7 @@ def parse_scenario(raw: Mapping, base_dir: str = ".") -> Scenario:
         gamma=gamma,
         max_gamma=_int(raw.get("max_gamma", d.max_gamma), "max_gamma", 1),
         tp=_int(raw.get("tp", d.tp), "tp", 1),
-        dtype=None if raw.get("dtype") is None else _str(raw["dtype"], "dtype"),
+        dtype=None if raw.get("dtype") is None else _str(raw["dtype"], "dtype", tuple(DTYPE_BYTES)),
         router=_str(raw.get("router", d.router), "router", ROUTERS),
         draft_per_domain=_bool(raw.get("draft_per_domain", False), "draft_per_domain"),
         kv_reserve=_float(raw.get("kv_reserve", d.kv_reserve), "kv_reserve", 0.0, maximum=0.99),

@@ -77,6 +77,8 @@ def replay(path: str, domains: tuple[str, ...]) -> Requests:
     import pandas as pd
 
     p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"workload.file: no such file {path}")
     frame = pd.read_json(p, lines=True) if p.suffix in (".jsonl", ".json") else pd.read_csv(p)
     missing = {"arrival_s", "prompt_tokens", "output_tokens"} - set(frame.columns)
     if missing:
