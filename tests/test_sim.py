@@ -196,3 +196,13 @@ def test_replay_file_and_empirical_acceptance(tmp_path):
     assert req["finished"].all() and list(req["emitted_tokens"]) == [40, 3, 1, 20]
     assert req.loc[2, "tpot_s"] != req.loc[2, "tpot_s"]  # one output token: no TPOT (NaN)
     assert result.summary["baseline"]["requests"] == 4
+
+
+def test_worker_processes_give_identical_results():
+    scenario = _loaded(replicas=3, horizon_s=40.0, online={"update_interval": 4})
+    one, two = simulate(scenario, workers=1), simulate(scenario, workers=2)
+    for name in ("requests", "steps", "updates"):
+        pd.testing.assert_frame_equal(getattr(one, name), getattr(two, name), check_exact=True)
+    assert one.summary["unfinished"] > 0
+    assert {k: v for k, v in one.summary.items() if k != "baseline"} == {
+        k: v for k, v in two.summary.items() if k != "baseline"}

@@ -27,6 +27,8 @@ def register(subparsers) -> None:
                    help="override a field, e.g. --set workload.rate=5 (repeatable; YAML values)")
     p.add_argument("--out", metavar="DIR", help="write requests.csv, steps.csv, updates.csv, "
                    "summary.json and scenario.json into DIR")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes for round-robin replicas (independent; same results), default 1")
     p.add_argument("--no-baseline", action="store_true",
                    help="skip the plain-decoding baseline run (no speedup in the summary)")
     p.set_defaults(handler=run)
@@ -42,8 +44,10 @@ def run(args) -> Result:
         raise UsageError(f"scenario file not found: {path}")
     if path.suffix not in (".yaml", ".yml", ".toml"):
         raise UsageError(f"scenario must be a .yaml, .yml or .toml file, got {path.name}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     scenario = load_scenario(path, args.overrides)
-    result = simulate(scenario, baseline=not args.no_baseline)
+    result = simulate(scenario, baseline=not args.no_baseline, workers=args.workers)
     summary = result.summary
     if args.out:
         out = Path(args.out)

@@ -142,9 +142,13 @@ def assemble(cl, reps, reqs, end_s: float):
 
     cl.flush_logs()
     requests = request_frame(cl, reps, reqs, end_s)
+    # Canonical row order (start time, then replica): the same whether replicas ran in one
+    # process or several.
     steps = pd.DataFrame.from_records(cl.step_rows, columns=STEP_COLUMNS)
+    steps = steps.sort_values(["time_s", "replica"], kind="stable", ignore_index=True)
     phase = np.where(steps["batch"] > 0, np.where(steps["prefill_seqs"] > 0, "mixed", "decode"), "prefill")
     steps.insert(2, "phase", phase)
     updates = pd.DataFrame.from_records(cl.update_rows, columns=UPDATE_COLUMNS)
+    updates = updates.sort_values(["start_s", "replica"], kind="stable", ignore_index=True)
     summary = summarise(requests, steps, updates, cl, len(reps), end_s)
     return SimResult(requests, steps, updates, summary)

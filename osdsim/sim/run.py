@@ -133,15 +133,16 @@ def _distillers(cl: Cluster, scenario: Scenario) -> list[Distiller]:
             for d, name in enumerate(cl.domains)]
 
 
-def run_once(scenario: Scenario, cost=None) -> SimResult:
-    """Simulate ``scenario`` as given (no baseline)."""
+def _run_replicas(scenario: Scenario, cost, indices: list[int] | None = None):
+    """Build the cluster and run the replicas in ``indices`` (all when None) to the end."""
     import simpy
 
     children = np.random.SeedSequence(scenario.seed).spawn(1 + scenario.replicas)
     reqs = workload.generate(scenario, np.random.default_rng(children[0]))
     cl = Cluster(scenario, reqs, cost if cost is not None else build_cost(scenario))
     env = simpy.Environment()
-    reps = [engine.Replica(r, cl, np.random.default_rng(children[1 + r])) for r in range(scenario.replicas)]
+    indices = range(scenario.replicas) if indices is None else indices
+    reps = [engine.Replica(r, cl, np.random.default_rng(children[1 + r])) for r in indices]
     if cl.online is not None:
         for rep in reps:
             rep.distillers = _distillers(cl, scenario)
@@ -155,19 +156,78 @@ def run_once(scenario: Scenario, cost=None) -> SimResult:
     for rep in reps:
         env.process(engine.replica(env, rep))
     env.run(until=scenario.horizon_s)
-    end_s = env.now
+    return cl, reps, reqs, env.now
+
+
+PER_REQUEST = ("first_token_s", "finish_s", "replica", "steps", "accepted", "rejected_steps", "rejected")
+
+
+@dataclass
+class _Part:
+    """What a worker process sends back: its replicas' rows, per-request results and live batches."""
+
+    step_rows: list
+    update_rows: list
+    ids: np.ndarray
+    arrays: dict
+    replicas: list  # SimpleNamespace(index, state, remaining, counter) per replica
+    end_s: float
+
+
+def _run_part(args) -> _Part:
+    from types import SimpleNamespace
+
+    scenario, cost, indices = args
+    cl, reps, _, end_s = _run_replicas(scenario, cost, indices)
+    cl.flush_logs()
+    ids = np.flatnonzero(np.isin(cl.replica, indices))
+    live = [SimpleNamespace(index=r.index, state=r.state, remaining=r.remaining, counter=r.counter) for r in reps]
+    return _Part(cl.step_rows, cl.update_rows, ids, {k: getattr(cl, k)[ids] for k in PER_REQUEST}, live, end_s)
+
+
+def _run_parallel(scenario: Scenario, cost, workers: int) -> SimResult:
+    """Round-robin replicas share nothing, so groups of them run in separate processes; the
+    merged tables are identical to a single-process run (rows are put in canonical order)."""
+    import multiprocessing
+    from types import SimpleNamespace
+
+    groups = [list(range(w, scenario.replicas, workers)) for w in range(workers)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = pool.map(_run_part, [(scenario, cost, g) for g in groups])
+    children = np.random.SeedSequence(scenario.seed).spawn(1 + scenario.replicas)
+    reqs = workload.generate(scenario, np.random.default_rng(children[0]))
+    cl = Cluster(scenario, reqs, cost if cost is not None else build_cost(scenario))
+    reps = []
+    for part in parts:
+        cl.step_rows += part.step_rows
+        cl.update_rows += part.update_rows
+        for name, values in part.arrays.items():
+            getattr(cl, name)[part.ids] = values
+        reps += [SimpleNamespace(ids=r.state[engine.ID].astype(np.int64), **vars(r)) for r in part.replicas]
+    end_s = max(part.end_s for part in parts)
+    return results.assemble(cl, sorted(reps, key=lambda r: r.index), reqs, end_s)
+
+
+def run_once(scenario: Scenario, cost=None, workers: int = 1) -> SimResult:
+    """Simulate ``scenario`` as given (no baseline). ``workers`` > 1 runs groups of replicas in
+    separate processes when the router is round robin (they are independent); results are the
+    same as with one process."""
+    if workers > 1 and scenario.replicas > 1 and scenario.router == "round_robin":
+        return _run_parallel(scenario, cost, min(workers, scenario.replicas))
+    cl, reps, reqs, end_s = _run_replicas(scenario, cost)
     return results.assemble(cl, reps, reqs, end_s)
 
 
-def simulate(scenario, cost=None, baseline: bool = True, overrides=()) -> SimResult:
+def simulate(scenario, cost=None, baseline: bool = True, overrides=(), workers: int = 1) -> SimResult:
     """Run a scenario (path, mapping or :class:`Scenario`) and, unless ``baseline`` is False,
     its plain-decoding baseline on the same requests; ``summary["speedup"]`` is baseline mean
-    latency / mean latency. ``cost`` replaces the scenario's cost model (a CostModel)."""
+    latency / mean latency. ``cost`` replaces the scenario's cost model (a CostModel; it must
+    pickle when ``workers`` > 1). ``workers`` > 1 spreads round-robin replicas over processes."""
     scenario = load_scenario(scenario, overrides)
-    result = run_once(scenario, cost)
+    result = run_once(scenario, cost, workers)
     result.scenario = scenario
     if baseline:
-        base = run_once(scenario.plain(), cost)
+        base = run_once(scenario.plain(), cost, workers)
         result.summary["baseline"] = base.summary
         mine, theirs = result.summary["latency_mean_s"], base.summary["latency_mean_s"]
         result.summary["speedup"] = theirs / mine if mine and mine > 0 else math.nan
