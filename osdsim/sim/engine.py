@@ -278,7 +278,9 @@ def replica(env, rep: Replica):
         now = env.now
         if rep.next_s <= now:
             rep.pull_arrivals(now)
-        if online is not None and rep.update is None and any(d.pending >= d.interval for d in rep.distillers):
+        if online is not None and rep.update is None and (
+                shared.pending >= shared.interval if shared is not None
+                else any(d.pending >= d.interval for d in rep.distillers)):
             update = rep.start_update(now)
             if update is not None and not spare_mode:  # exclusive: the replica trains, serving waits
                 yield env.timeout(update.min_end_s - now)
@@ -308,12 +310,14 @@ def replica(env, rep: Replica):
             gamma = 0
         else:
             gamma = fixed_gamma if fixed_gamma is not None else rep.choose_gamma(batch, ctx)
-        if prefill_seqs:
+        if not prefill_seqs:
+            seconds, flops = pricer.step(batch, gamma, ctx)
+        elif batch:
             seconds, flops = pricer.mixed(batch, gamma, ctx, prefill_seqs, prompt_tokens)
         else:
-            seconds, flops = pricer.step(batch, gamma, ctx)
-        stall = 0.0
-        if rep.update is not None:
+            seconds, flops = pricer.prefill(prefill_seqs, prompt_tokens / prefill_seqs)
+        stall, updating = 0.0, rep.update is not None
+        if updating:
             seconds, stall = dist.charge_step(rep.update, now, seconds, flops, capacity, interference)
         # Draw the step's outcome now; apply it when the step ends (a horizon mid-step emits nothing).
         accepted, alpha, tokens = 0.0, math.nan, 0.0
@@ -341,12 +345,12 @@ def replica(env, rep: Replica):
         if joining:
             rep.prefilling = []
             rep.join(joining, env.now)
-        rows.append((now, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + len(joining),
-                     len(joining), accepted, seconds, flops, max(0.0, capacity * seconds - flops), alpha,
-                     stall, rep.update is not None))
+        first = len(joining)
+        rows.append((now, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + first, first,
+                     accepted, seconds, flops, alpha, stall, updating))
         if np.count_nonzero(rep.remaining) < rep.state.shape[1]:
             rep.retire(env.now)
-        if rep.update is not None and dist.done(rep.update, env.now):
+        if updating and dist.done(rep.update, env.now):
             rep.finish_update(env.now)
 
 

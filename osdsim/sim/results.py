@@ -18,8 +18,7 @@ from osdsim.sim import engine
 # first_tokens of them from prompts that completed; in_system: requests on the replica (queue,
 # prefill, batch) when the iteration began.
 STEP_COLUMNS = ("time_s", "replica", "batch", "prefill_seqs", "prompt_tokens", "in_system", "gamma",
-                "tokens", "first_tokens", "accepted", "busy_s", "flops_used", "spare_flops", "alpha",
-                "stall_s", "updating")
+                "tokens", "first_tokens", "accepted", "busy_s", "flops_used", "alpha", "stall_s", "updating")
 UPDATE_COLUMNS = ("replica", "draft", "start_s", "end_s", "duration_s", "update_s", "num_tokens",
                   "records", "flops", "stall_s", "mode", "alpha_after")
 
@@ -148,6 +147,9 @@ def assemble(cl, reps, reqs, end_s: float):
     steps = steps.sort_values(["time_s", "replica"], kind="stable", ignore_index=True)
     phase = np.where(steps["batch"] > 0, np.where(steps["prefill_seqs"] > 0, "mixed", "decode"), "prefill")
     steps.insert(2, "phase", phase)
+    # FLOPs the replica could have done in the iteration but did not (capacity × time − used).
+    spare = np.maximum(0.0, cl.pricer.capacity * steps["busy_s"].to_numpy() - steps["flops_used"].to_numpy())
+    steps.insert(steps.columns.get_loc("flops_used") + 1, "spare_flops", spare)
     updates = pd.DataFrame.from_records(cl.update_rows, columns=UPDATE_COLUMNS)
     updates = updates.sort_values(["start_s", "replica"], kind="stable", ignore_index=True)
     summary = summarise(requests, steps, updates, cl, len(reps), end_s)
