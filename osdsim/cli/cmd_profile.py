@@ -35,7 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--prefill", default="", help="comma-separated prompt lengths whose prefill to time at context 0")
     p.add_argument("--repeats", type=int, default=15, help="timed rounds per point (median kept)")
     p.add_argument("--warmup", type=int, default=3, help="discarded rounds per point")
-    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's); match the run you "
+                   "will validate (its meta line's threads)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     p.add_argument("--out", required=True, help="CSV file to write")

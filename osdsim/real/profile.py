@@ -21,7 +21,8 @@ from typing import Any
 
 from osdsim.real.env import clock, import_torch, synchronizer
 
-TIMING_COLUMNS = ("model", "batch", "new_tokens", "context", "seconds", "mean_s", "repeats", "spread_s")
+TIMING_COLUMNS = ("model", "batch", "new_tokens", "context", "seconds", "mean_s", "repeats", "spread_s",
+                  "threads")
 
 
 def load_for_timing(source: str, device: str = "cpu", dtype: str = "float32", seed: int = 0):
@@ -105,7 +106,8 @@ def profile_model(model, name: str, batches: Iterable[int], new_tokens: Iterable
                     s = sorted(samples[k])
                     row = {"model": name, "batch": b, "new_tokens": k, "context": ctx,
                            "seconds": statistics.median(s), "mean_s": statistics.fmean(s), "repeats": len(s),
-                           "spread_s": s[int(0.9 * (len(s) - 1))] - s[int(0.1 * (len(s) - 1))]}
+                           "spread_s": s[int(0.9 * (len(s) - 1))] - s[int(0.1 * (len(s) - 1))],
+                           "threads": torch.get_num_threads()}
                     rows.append(row)
                     if progress:
                         progress(row)
