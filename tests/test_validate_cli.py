@@ -107,3 +107,25 @@ def test_validate_through_the_simulator(monkeypatch, capsys, run_files, tmp_path
     sim = json.loads(out)["simulator"]
     assert sim["latency"]["points"] == 6
     assert abs(sim["throughput"]["error_pct"]) < 15 and abs(sim["speedup"]["error_pct"]) < 15
+
+
+def test_scale_auto_recovers_a_uniform_slowdown(monkeypatch, capsys, tmp_path):
+    from osdsim.calibrate import ScaledCost
+
+    target = model_spec_from_hf_config(CFG, "target")
+    draft = model_spec_from_hf_config({**CFG, "hidden_size": 64, "intermediate_size": 176,
+                                       "num_hidden_layers": 2, "num_attention_heads": 2}, "draft")
+    loaded = ScaledCost(RooflineCost(load_hardware("cpu")), 3.0)  # a run recorded on a busy machine
+    trace = tmp_path / "busy.jsonl"
+    with TraceWriter(trace, mode="w") as w:
+        for kind, fields in synthetic_trace(loaded, target, draft, records=4):
+            w.write(kind, **fields)
+    models = tmp_path / "models.json"
+    models.write_text(json.dumps({m.name: spec_to_dict(m) for m in (target, draft)}))
+    code, out, err = osdsim(monkeypatch, capsys, "validate", str(trace), "--card", "cpu", "--cost", "roofline",
+                            "--models", str(models), "--scale", "auto", "--records", "odd", "--json")
+    assert code == 0, err
+    v = json.loads(out)
+    assert v["scale"] == pytest.approx(3.0) and v["replayed"]["latency"]["p90_ape_pct"] < 1e-6
+    code, _, err = osdsim(monkeypatch, capsys, "validate", str(trace), "--models", str(models), "--scale", "-1")
+    assert code == 2 and "--scale" in err

@@ -10,8 +10,10 @@ from osdsim.calibrate.card import hardware_card, timings_from_trace
 from osdsim.calibrate.fit import PARAMS, TIMING_COLUMNS, Fit, fit_roofline
 from osdsim.calibrate.hf_config import model_spec_from_hf_config, model_spec_from_hf_dir
 from osdsim.calibrate.measured import MeasuredCost
+from osdsim.calibrate.scaled import ScaledCost, fitted_scale
 
 __all__ = [
-    "PARAMS", "TIMING_COLUMNS", "Fit", "MeasuredCost", "fit_roofline", "hardware_card",
+    "PARAMS", "TIMING_COLUMNS", "Fit", "MeasuredCost", "ScaledCost", "fit_roofline", "fitted_scale",
+    "hardware_card",
     "model_spec_from_hf_config", "model_spec_from_hf_dir", "timings_from_trace",
 ]

@@ -29,6 +29,10 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--records", choices=("all", "even", "odd"), default="all",
                    help="validate these records only (e.g. odd, after calibrating on even)")
+    p.add_argument("--scale", default="1",
+                   help="multiply every predicted time by this factor (a card profiled on a quiet machine, "
+                        "a run recorded under load); 'auto': the median measured/predicted step ratio of the "
+                        "other records (with --records even|odd) or of all records")
     p.add_argument("--simulator", action="store_true",
                    help="also replay the records through the discrete-event simulator (not for online runs)")
     p.add_argument("--figure", help="write the predicted-vs-measured figure (PNG) here")
@@ -56,6 +60,11 @@ def run(args) -> Result:
     hw = load_hardware(args.card)
     cost = (MeasuredCost(hw, extrapolate=args.extrapolate) if args.cost == "measured"
             else RooflineCost(hw))
+    scale = _scale(args, trace, cost, target, draft)
+    if scale != 1.0:
+        from osdsim.calibrate import ScaledCost
+
+        cost = ScaledCost(cost, scale)
     curves = None
     cpath = Path(args.curves or curves_path(args.trace))
     if cpath.is_file():
@@ -65,7 +74,7 @@ def run(args) -> Result:
     v = validate_trace(trace, cost, target, draft, curves=curves, repeats=args.repeats, seed=args.seed,
                        records=args.records)
     payload = {"trace": args.trace, "records_used": args.records, "card": hw.name, "cost": args.cost, "target": target.name,
-               "draft": draft.name, "gamma": trace.meta.get("gamma"), "num_records": int(len(v.records)),
+               "draft": draft.name, "scale": scale, "gamma": trace.meta.get("gamma"), "num_records": int(len(v.records)),
                "num_steps": int(len(v.steps)), "curves": str(cpath) if curves else None, **v.summary}
     if args.simulator:
         payload["simulator"] = _simulate(args, trace, cost, target, draft, hw)
@@ -81,6 +90,30 @@ def run(args) -> Result:
         fig.savefig(args.figure, dpi=120)
         payload["figure"] = args.figure
     return Result(payload, _text(payload))
+
+
+def _scale(args, trace, cost, target, draft) -> float:
+    """The --scale factor; 'auto' fits it on the records not being validated (all if none)."""
+    from dataclasses import replace
+
+    if args.scale != "auto":
+        try:
+            value = float(args.scale)
+        except ValueError:
+            raise UsageError(f"--scale must be a positive number or auto, got {args.scale!r}") from None
+        if not value > 0:
+            raise UsageError(f"--scale must be positive, got {args.scale!r}")
+        return value
+    from osdsim.calibrate import fitted_scale
+    from osdsim.validate.core import select_records
+    from osdsim.validate.replay import replay_steps
+
+    other = {"even": "odd", "odd": "even"}.get(args.records, "all")
+    part = select_records(trace, other)
+    t = replace(target, name=str(trace.meta["target"]))
+    d = replace(draft, name=str(trace.meta["draft"]))
+    steps = replay_steps(part.steps, part.records, cost, t, d)
+    return fitted_scale(steps["measured_s"], steps["predicted_s"])
 
 
 def _simulate(args, trace, cost, target, draft, hw) -> dict:
@@ -119,7 +152,9 @@ def _fmt(stats: dict | None) -> str:
 
 
 def _text(p: dict) -> str:
-    lines = [f"{p['trace']}: {p['num_records']} records, {p['num_steps']} steps; card {p['card']} ({p['cost']} cost)",
+    scale = f", predictions x{p['scale']:.3f}" if p.get("scale", 1.0) != 1.0 else ""
+    lines = [f"{p['trace']}: {p['num_records']} records, {p['num_steps']} steps; card {p['card']} "
+             f"({p['cost']} cost{scale})",
              "", "absolute percentage error, predicted vs measured:",
              f"  per-step latency            {_fmt(p['steps']['latency'])}",
              f"    draft part                {_fmt(p['steps']['draft'])}",
