@@ -24,10 +24,30 @@ def load(items: list[str]) -> dict:
     for item in items:
         label, _, path = item.rpartition("=")
         if os.path.exists(path):
-            runs[label] = read_trace(path).records
+            records = read_trace(path).records
+            if "mode" in records:
+                records = records[records["mode"] != "baseline"]
+            runs[label] = records.sort_values("record").reset_index(drop=True)
         else:
             print(f"skipped {label}: {path} not found")
-    return runs
+    return align(runs)
+
+
+def align(runs: dict) -> dict:
+    """Put every run on the first run's record axis, block by block: a shorter run of the same
+    schedule (fewer records per domain block, same prompts) lines up with the start of each block."""
+    if not runs:
+        return runs
+    first = next(iter(runs.values()))
+    starts = first.groupby(first["domain"].ne(first["domain"].shift()).cumsum())["record"].min()
+    out = {}
+    for label, df in runs.items():
+        block = df["domain"].ne(df["domain"].shift()).cumsum()
+        offset = df.groupby(block).cumcount()
+        if block.max() > len(starts):
+            raise ValueError(f"{label}: more domain blocks than the first run")
+        out[label] = df.assign(record=block.map(starts).to_numpy() + offset.to_numpy())
+    return out
 
 
 def main() -> None:
