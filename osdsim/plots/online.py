@@ -23,7 +23,7 @@ def alpha_over_records(runs: pd.DataFrame | dict[str, pd.DataFrame], window: int
 
     ``runs`` is a trace's records DataFrame (``record``, ``domain``, ``alpha``) or a dict of
     label -> such a DataFrame (e.g. online, offline-distilled and untouched drafts on one stream).
-    Domain blocks of the first run are shaded and labelled.
+    Domain blocks of the longest run are shaded and labelled.
     """
     if isinstance(runs, pd.DataFrame):
         runs = {"draft": runs}
@@ -33,7 +33,7 @@ def alpha_over_records(runs: pd.DataFrame | dict[str, pd.DataFrame], window: int
     first = None
     for label, df in runs.items():
         df = _speculative(df)
-        first = df if first is None else first
+        first = df if first is None or len(df) > len(first) else first
         smooth = df["alpha"].rolling(window, min_periods=1).mean()
         ax.plot(df["record"], smooth, label=label, linewidth=1.4)
     change = first["domain"].ne(first["domain"].shift())
