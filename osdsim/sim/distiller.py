@@ -29,7 +29,7 @@ class Update:
     flops: float
     flops_left: float
     num_tokens: int
-    records: np.ndarray  # records per domain in this update
+    records: list[int]  # records per domain in this update
     stall_s: float = 0.0
 
 
@@ -41,6 +41,7 @@ class Distiller:
         self.serves = np.zeros(num_domains, dtype=bool)
         self.serves[domains] = True
         self.serves_l = self.serves.tolist()
+        self.serves_all = all(self.serves_l)
         self.interval, self.buffer_size = interval, buffer_size
         self.buffer_tokens = 0
         self.records = [0] * num_domains  # finished since the last update, per domain
@@ -52,9 +53,15 @@ class Distiller:
 
     def add_records(self, domains: list[int]) -> None:
         """Count finished records (their domain indices) that this draft serves."""
+        records = self.records
+        if self.serves_all:
+            for d in domains:
+                records[d] += 1
+            self.pending += len(domains)
+            return
         for d in domains:
             if self.serves_l[d]:
-                self.records[d] += 1
+                records[d] += 1
                 self.pending += 1
 
     @property
@@ -62,8 +69,7 @@ class Distiller:
         return self.pending >= self.interval
 
     def start(self, now: float, update_s: float, flops: float) -> Update:
-        update = Update(self, now, now + update_s, flops, flops, self.buffer_tokens,
-                        np.asarray(self.records, dtype=float))
+        update = Update(self, now, now + update_s, flops, flops, self.buffer_tokens, self.records)
         self.buffer_tokens = 0
         self.records = [0] * len(self.records)
         self.pending = 0

@@ -1,6 +1,6 @@
-"""The replica engine: iteration-level continuous batching with speculative steps (SimPy).
+"""The replica engine: iteration-level continuous batching with speculative steps.
 
-One ``replica`` process per replica. Waiting requests are admitted first-come first-served
+One ``serve`` generator per replica. Waiting requests are admitted first-come first-served
 within ``max_batch`` and the KV-cache capacity, which reserves prompt + output tokens per request
 so nothing is ever preempted. Then one iteration runs:
 
@@ -11,8 +11,21 @@ so nothing is ever preempted. Then one iteration runs:
   ride along with the running batch's speculative step in one fused iteration.
 
 A speculative step emits min(1 + accepted, remaining) tokens per sequence; γ = 0 is plain
-decoding. Events are per iteration and per arrival, never per token; per-sequence work in an
-iteration is a handful of numpy operations on the columns of a float64 state matrix.
+decoding. Events are per iteration and per arrival, never per token.
+
+Clocks. ``serve`` keeps its replica's clock: it yields how long to wait (an iteration, an idle
+gap, an exclusive update) and is sent the time it resumes at. Round-robin replicas share nothing,
+so :func:`run_alone` drives each one straight through, with SimPy's semantics (an event at or
+after the horizon is not processed); the least-outstanding router couples replicas through the
+dispatcher, so :func:`simpy_replica` runs the same generator as a SimPy process.
+
+Per-sequence state is one row of a float64 matrix per sequence (columns ``Y``, ``SCALE``,
+``START``, ``ID``, ``DOM``; rows kept in join order, which fixes which Exp(1) draw goes to which
+sequence). ``Y`` packs two counters into one exact integer-valued float: Y = rejections −
+K·remaining, K a power of two above any count of rejections (``Cluster.pack``). A step adds
+K·(accepted + 1) + [accepted < γ] to every sequence from a small table, one dot product of the
+same values gives the step's accepted drafts and rejections, and a sequence has finished exactly
+when Y ≥ 0; accepted drafts per sequence follow from tokens emitted − steps.
 """
 
 from __future__ import annotations
@@ -25,21 +38,29 @@ import numpy as np
 from osdsim.sim import distiller as dist
 
 _EMPTY = np.zeros(0)
-_sum = np.add.reduce  # ndarray.sum goes through two Python layers; this is the ufunc itself
 
-
-# Rows of a replica's running-batch state matrix (one column per sequence, float64).
-REMAINING, ACCEPTED, REJECTED, START, SCALE, ID, DOM = range(7)
-ROWS = 7
+# Columns of a replica's running-batch state matrix (one row per sequence, float64).
+Y, SCALE, START, ID, DOM = range(5)
+COLS = 5
 EXP_BLOCK = 1 << 16  # standard exponentials drawn per refill of the sampling buffer
 
 
-class Replica:
-    """State of one replica: its queue, its running batch (columns of ``state``) and its drafts.
+class IdleWait:
+    """What ``serve`` yields when it waits for the dispatcher (or ``until``, when finite)."""
 
-    ``state`` rows: tokens still to emit, accepted drafts so far, steps with a rejection so far,
-    the replica's step counter when the sequence joined, 1/−ln α of its domain (the scale that
-    turns an Exp(1) draw into a Geometric accepted count), request id, domain index.
+    __slots__ = ("until",)
+
+    def __init__(self, until: float):
+        self.until = until
+
+
+class Replica:
+    """State of one replica: its queue, its running batch (rows ``[:n]`` of ``rows``) and drafts.
+
+    ``rows`` columns: Y = rejections − K·(tokens still to emit), 1/−ln α of the sequence's
+    domain (the scale that turns an Exp(1) draw into a Geometric accepted count), the replica's
+    step counter when the sequence joined, request id, domain index. ``rows`` never moves, so
+    the views of its first k rows are made once (``yvs[k]`` etc.).
     """
 
     def __init__(self, index: int, cluster, rng: np.random.Generator):
@@ -50,19 +71,25 @@ class Replica:
         self.pulled, self.next_s = 0, math.inf
         self.wake = None  # least_outstanding: event the dispatcher triggers
         self.kv_used = 0.0
-        self.state = np.zeros((ROWS, 0))
-        self.remaining = self.state[REMAINING]
+        cap = cluster.max_batch + 1
+        self.rows = rows = np.zeros((cap, COLS))
+        self.n = 0  # sequences in the running batch
+        flags, ones, buf = np.zeros(cap, dtype=bool), np.ones(cap), np.empty(cap)
+        sizes = range(cap + 1)
+        self.lives = [rows[:k] for k in sizes]
+        self.yvs = [rows[:k, Y] for k in sizes]
+        self.svs = [rows[:k, SCALE] for k in sizes]
+        self.bvs, self.ones, self.pvs = [flags[:k] for k in sizes], [ones[:k] for k in sizes], [buf[:k] for k in sizes]
         self.ctx_sum = 0.0  # Σ context over the batch (prompt + emitted)
         self.alpha_sum = 0.0  # Σ expected α over the batch
         self.counter = 0  # decode steps run so far
         self.prefilling: list[int] = []  # requests whose prefill completes in the iteration in flight
         self.prefill_q: deque[list[int]] = deque()  # chunked prefill: [request, prompt tokens left]
         self._exp, self._pos = _EMPTY, 0
-        # Row 0: this step's accepted drafts per sequence; row 1: 1.0 where the step ended in a
-        # rejection. One buffer so that both accumulate into the state in one operation.
-        self._pair = np.empty((2, cluster.max_batch))
+        self._tables: dict[int, np.ndarray] = {}
+        self._gammas: dict[int, list[np.ndarray]] = {}
         # Online distillation: per-domain records trained on, and one distiller per draft.
-        self.n_trained = np.zeros(cluster.num_domains)
+        self.n_trained = [0.0] * cluster.num_domains
         self.distillers: list[dist.Distiller] = []
         self.update: dist.Update | None = None
         self.refresh_acceptance()
@@ -74,7 +101,7 @@ class Replica:
 
     @property
     def outstanding(self) -> int:
-        return len(self.waiting) + self.state.shape[1] + len(self.prefill_q) + len(self.prefilling)
+        return len(self.waiting) + self.n + len(self.prefill_q) + len(self.prefilling)
 
     # ------------------------------------------------------------ acceptance
 
@@ -85,16 +112,17 @@ class Replica:
             self.alpha_l = self.scale_l = [0.0] * cl.num_domains
             return
         names, model = cl.domains, cl.acceptance
-        self.alpha_l = [model.expected_alpha(d, n) for d, n in zip(names, self.n_trained.tolist())]
+        self.alpha_l = [model.expected_alpha(d, n) for d, n in zip(names, self.n_trained)]
         # accepted = floor(E / −ln α), E ~ Exp(1), capped at γ, is Geometric: P(≥ k) = α^k.
         self.scale_l = [_geometric_scale(a) for a in self.alpha_l]
-        if self.state.shape[1]:
+        n = self.n
+        if n:
             if cl.num_domains == 1:
-                self.state[SCALE] = self.scale_l[0]
-                self.alpha_sum = self.alpha_l[0] * self.state.shape[1]
+                self.svs[n][:] = self.scale_l[0]
+                self.alpha_sum = self.alpha_l[0] * n
             else:
                 dom = self.dom
-                self.state[SCALE] = np.asarray(self.scale_l)[dom]
+                self.svs[n][:] = np.asarray(self.scale_l)[dom]
                 self.alpha_sum = float(np.asarray(self.alpha_l)[dom].sum())
         if cl.gamma_policy == "goodput":
             grid = range(cl.max_gamma + 1)
@@ -102,28 +130,44 @@ class Replica:
                                   for g in grid])
             self.gamma_memo: dict = {}
 
+    def table(self, gamma: int) -> np.ndarray:
+        """What a step with ``k`` accepted drafts adds to Y: K·(k + 1) + [k < γ], k = 0..γ."""
+        t = self._tables.get(gamma)
+        if t is None:
+            k = np.arange(gamma + 1, dtype=float)
+            t = self._tables[gamma] = self.cl.pack * (k + 1.0) + (k < gamma)
+        return t
+
+    def gamma_columns(self, gamma: int) -> list[np.ndarray]:
+        """``[k]``: k copies of γ (float)."""
+        g = self._gammas.get(gamma)
+        if g is None:
+            full = np.full(len(self.pvs) - 1, float(gamma))
+            g = self._gammas[gamma] = [full[:k] for k in range(len(full) + 1)]
+        return g
+
     def sample(self, gamma: int, size: int) -> np.ndarray:
-        """(2, size) view: accepted drafts per sequence (0..gamma) and 1.0 where one was rejected."""
+        """Accepted drafts per sequence of the running batch (intp, 0..gamma)."""
         cl = self.cl
-        pair = self._pair[:, :size]
-        acc = pair[0]
         if cl.iid:
-            if self._pos + size > len(self._exp):
-                self._exp, self._pos = self.rng.standard_exponential(max(EXP_BLOCK, size)), 0
-            np.multiply(self._exp[self._pos:self._pos + size], self.state[SCALE], out=acc)
-            self._pos += size
-            np.floor(acc, out=acc)
-            np.minimum(acc, gamma, out=acc)
-        elif cl.num_domains == 1:
-            acc[:] = cl.acceptance.sample_many(self.rng, gamma, size, cl.domains[0], self.n_trained[0])
-        else:
-            dom = self.dom
-            for d in np.unique(dom):
-                mask = dom == d
-                acc[mask] = cl.acceptance.sample_many(self.rng, gamma, int(mask.sum()), cl.domains[d],
-                                                      self.n_trained[d])
-        np.less(acc, gamma, out=pair[1])
-        return pair
+            pos = self._pos
+            if pos + size > len(self._exp):
+                self._exp, pos = self.rng.standard_exponential(max(EXP_BLOCK, size)), 0
+            self._pos = pos + size
+            x = np.multiply(self._exp[pos:pos + size], self.svs[size], out=self.pvs[size])
+            # min(floor(x), γ) = floor(min(x, γ)) for x ≥ 0; the cast truncates, i.e. floors.
+            np.minimum(x, self.gamma_columns(gamma)[size], out=x)
+            return x.astype(np.intp)
+        if cl.num_domains == 1:
+            return np.asarray(cl.acceptance.sample_many(self.rng, gamma, size, cl.domains[0], self.n_trained[0]),
+                              dtype=np.intp)
+        acc = np.empty(size, dtype=np.intp)
+        dom = self.dom
+        for d in np.unique(dom):
+            mask = dom == d
+            acc[mask] = cl.acceptance.sample_many(self.rng, gamma, int(mask.sum()), cl.domains[d],
+                                                  self.n_trained[d])
+        return acc
 
     def choose_gamma(self, batch: int, ctx: float) -> int:
         """SmartSpec-style: the γ maximising expected emitted tokens per second for this batch."""
@@ -177,62 +221,90 @@ class Replica:
     def admit(self) -> list[int]:
         """FIFO admission within max_batch and KV capacity; a request that can never fit is dropped."""
         cl, out = self.cl, []
-        room = cl.max_batch - self.state.shape[1] - len(self.prefill_q)
-        while self.waiting and len(out) < room:
-            i = self.waiting[0]
-            need = cl.kv_need_l[i]
-            if need > cl.kv_capacity:
-                self.waiting.popleft()
+        room = cl.max_batch - self.n - len(self.prefill_q)
+        waiting, kv_need, capacity = self.waiting, cl.kv_need_l, cl.kv_capacity
+        while waiting and len(out) < room:
+            i = waiting[0]
+            need = kv_need[i]
+            if need > capacity:
+                waiting.popleft()
                 cl.rejected[i] = True
                 continue
-            if self.kv_used + need > cl.kv_capacity:
+            if self.kv_used + need > capacity:
                 break
-            self.waiting.popleft()
+            waiting.popleft()
             self.kv_used += need
             out.append(i)
         return out
 
-    def join(self, ids: list[int], now: float) -> None:
-        """Prefilled requests emit their first token and join the running batch."""
+    def join(self, ids: list[int], now: float) -> bool:
+        """Prefilled requests emit their first token and join the running batch.
+
+        Returns whether one of them has no more tokens to emit (a one-token output)."""
         cl = self.cl
         cl.first_token_log.append((now, ids))
-        new = cl.template[:, ids]  # remaining = output − 1, zeros, id, domain
-        new[START] = self.counter
+        n, k, counter, y0 = self.n, len(ids), self.counter, cl.y0_l
         if cl.num_domains == 1:
-            new[SCALE] = self.scale_l[0]
-            self.alpha_sum += self.alpha_l[0] * len(ids)
+            scale = self.scale_l[0]
+            if k == 1:
+                i = ids[0]
+                self.rows[n] = (y0[i], scale, counter, i, 0)
+            else:
+                self.rows[n:n + k] = [(y0[i], scale, counter, i, 0) for i in ids]
+            self.alpha_sum += self.alpha_l[0] * k
         else:
-            doms = [cl.domain_l[i] for i in ids]
-            new[SCALE] = [self.scale_l[d] for d in doms]
-            self.alpha_sum += sum(self.alpha_l[d] for d in doms)
-        self.ctx_sum += sum(cl.prompt_l[i] for i in ids) + len(ids)
-        self.state = np.concatenate((self.state, new), axis=1)
-        self.remaining = self.state[REMAINING]
+            domain_l, scale_l, alpha_l = cl.domain_l, self.scale_l, self.alpha_l
+            doms = [domain_l[i] for i in ids]
+            self.rows[n:n + k] = [(y0[i], scale_l[d], counter, i, d) for i, d in zip(ids, doms)]
+            self.alpha_sum += sum([alpha_l[d] for d in doms])
+        prompt_l = cl.prompt_l
+        self.ctx_sum += sum([prompt_l[i] for i in ids]) + k
+        self.n = n + k
+        return max([y0[i] for i in ids]) >= 0.0
 
-    def retire(self, now: float) -> None:
-        """Log and remove sequences that have emitted all their tokens."""
-        cl = self.cl
-        done = self.remaining <= 0.0
-        finished = self.state[:, done]
-        self.state = self.state[:, ~done]
-        self.remaining = self.state[REMAINING]
-        cl.finish_log.append((now, self.counter, finished))
-        ids = finished[ID].astype(np.int64).tolist()
-        doms = [cl.domain_l[i] for i in ids]
-        freed = sum(cl.kv_need_l[i] for i in ids)
+    def retire(self, now: float) -> float:
+        """Log and remove the sequences flagged in ``bvs[n]`` (they have emitted all their tokens).
+
+        Returns the tokens their last step drew beyond what they had left (not emitted)."""
+        cl, n = self.cl, self.n
+        finished, live = self.bvs[n], self.lives[n]
+        done = live.compress(finished, axis=0)
+        m = n - len(done)
+        self.rows[:m] = live.compress(np.logical_not(finished), axis=0)  # order kept: it decides draws
+        self.n = m
+        cl.finish_log.append((now, self.counter, done))
+        pack, kv_need, alpha_l = cl.pack, cl.kv_need_l, self.alpha_l
+        doms, over, freed, alphas = [], 0.0, 0, 0
+        for y, _, _, i, d in done.tolist():
+            d = int(d)
+            doms.append(d)
+            over += y // pack
+            freed += kv_need[int(i)]
+            alphas += alpha_l[d]
         self.kv_used -= freed
         self.ctx_sum -= freed
-        self.alpha_sum -= sum(self.alpha_l[d] for d in doms)
+        self.alpha_sum -= alphas
         for d in self.distillers:
             d.add_records(doms)
+        return over
+
+    def live(self) -> dict[str, np.ndarray]:
+        """Per-sequence counts of the running batch: ids, tokens still to emit, steps run,
+        accepted drafts and steps that ended in a rejection."""
+        live, pack = self.lives[self.n], self.cl.pack
+        ids = live[:, ID].astype(np.int64)
+        over = np.floor(live[:, Y] / pack)  # = −remaining
+        steps = self.counter - live[:, START]
+        return {"ids": ids, "remaining": -over, "steps": steps,
+                "accepted": self.cl.output[ids] - 1.0 + over - steps, "rejected": live[:, Y] - pack * over}
 
     @property
     def ids(self) -> np.ndarray:
-        return self.state[ID].astype(np.int64)
+        return self.rows[:self.n, ID].astype(np.int64)
 
     @property
     def dom(self) -> np.ndarray:
-        return self.state[DOM].astype(np.int64)
+        return self.rows[:self.n, DOM].astype(np.int64)
 
     # ------------------------------------------------------------ online updates
 
@@ -248,10 +320,10 @@ class Replica:
 
     def finish_update(self, now: float) -> None:
         u, self.update = self.update, None
-        self.n_trained += u.records
+        self.n_trained = [t + r for t, r in zip(self.n_trained, u.records)]
         self.refresh_acceptance()
         self.cl.update_rows.append((self.index, u.distiller.name, u.start_s, now, now - u.start_s,
-                                    u.min_end_s - u.start_s, u.num_tokens, int(u.records.sum()), u.flops,
+                                    u.min_end_s - u.start_s, u.num_tokens, sum(u.records), u.flops,
                                     u.stall_s, self.cl.online.mode, sum(self.alpha_l) / len(self.alpha_l)))
 
 
@@ -263,95 +335,192 @@ def _geometric_scale(alpha: float) -> float:
     return -1.0 / math.log(alpha)
 
 
-def replica(env, rep: Replica):
+def serve(rep: Replica, now, horizon: float | None = None):
     """The serving loop of one replica: admit, then one iteration (prefill and/or a speculative
-    step for the running batch); repeat until no work can come."""
+    step for the running batch); repeat until no work can come.
+
+    Coupled (``horizon`` None): a generator that yields a delay (or an :class:`IdleWait`) and is
+    sent the time it resumes at (None: stop). Alone (``horizon`` given, math.inf for none): it
+    never yields, advances its own clock as SimPy would (now + delay, an event at or after the
+    horizon is not processed) and returns the time of its last event."""
     cl = rep.cl
-    online, pricer, rows, chunk = cl.online, cl.pricer, cl.step_rows, cl.prefill_chunk
+    alone = horizon is not None
+    online, pricer, chunk = cl.online, cl.pricer, cl.prefill_chunk
     capacity = pricer.capacity
     spare_mode = online is not None and online.mode == "spare"
     interference = online.interference if online is not None else 0.0
-    idx, spec, single = rep.index, cl.acceptance is not None, cl.num_domains == 1
+    slowdown = 1.0 + interference
+    idx, spec, single, iid = rep.index, cl.acceptance is not None, cl.num_domains == 1, cl.iid
     fixed_gamma = cl.gamma_policy if isinstance(cl.gamma_policy, int) else None
     shared = rep.distillers[0] if len(rep.distillers) == 1 else None
+    many = online is not None and shared is None
+    interval = shared.interval if shared is not None else 0
+    dispatched, pack, prompt_l, kv_need, kv_capacity = cl.dispatched, cl.pack, cl.prompt_l, cl.kv_need_l, cl.kv_capacity
+    max_batch = cl.max_batch
+    step_memo, bucket, price_step, price_prefill = pricer._steps, pricer.bucket, pricer.step, pricer.prefill
+    waiting, prefill_q = rep.waiting, rep.prefill_q
+    times, arrivals = rep.assigned_s_l, rep.assigned_l
+    n_times = len(times)
+    pop, push, finished_update = waiting.popleft, waiting.append, rep.finish_update
+    rows_append, nan, inf = cl.step_rows.append, math.nan, math.inf
+    add, multiply, minimum, greater_equal, count_nonzero = np.add, np.multiply, np.minimum, np.greater_equal, \
+        np.count_nonzero
+    intp = np.intp
+    yvs, svs, pvs, bvs, ones = rep.yvs, rep.svs, rep.pvs, rep.bvs, rep.ones
+    fast = iid and bool(fixed_gamma)
+    if fast:
+        table, gammas = rep.table(fixed_gamma), rep.gamma_columns(fixed_gamma)
     while True:
-        now = env.now
-        if rep.next_s <= now:
-            rep.pull_arrivals(now)
-        if online is not None and rep.update is None and (
-                shared.pending >= shared.interval if shared is not None
-                else any(d.pending >= d.interval for d in rep.distillers)):
+        if rep.next_s <= now:  # pull this replica's arrivals (round robin)
+            j = rep.pulled
+            while j < n_times and times[j] <= now:
+                push(arrivals[j])
+                j += 1
+            rep.pulled = j
+            rep.next_s = times[j] if j < n_times else inf
+        if rep.update is None and (shared.pending >= interval if shared is not None
+                                   else many and any(d.pending >= d.interval for d in rep.distillers)):
             update = rep.start_update(now)
             if update is not None and not spare_mode:  # exclusive: the replica trains, serving waits
-                yield env.timeout(update.min_end_s - now)
+                if alone:
+                    t = now + (update.min_end_s - now)
+                    if t >= horizon:
+                        return now
+                    now = t
+                else:
+                    now = yield update.min_end_s - now
                 update.flops_left = 0.0
-                rep.finish_update(env.now)
+                finished_update(now)
                 continue
-        admitted = rep.admit() if rep.waiting else []
-        batch = rep.state.shape[1]
+        n = batch = rep.n
+        admitted = []
+        if waiting:  # FIFO admission within max_batch and KV capacity (Replica.admit)
+            room = max_batch - n - len(prefill_q)
+            while waiting and len(admitted) < room:
+                i = waiting[0]
+                need = kv_need[i]
+                if need > kv_capacity:
+                    pop()
+                    cl.rejected[i] = True
+                    continue
+                if rep.kv_used + need > kv_capacity:
+                    break
+                pop()
+                rep.kv_used += need
+                admitted.append(i)
         # Prefill work this iteration: whole prompts in an iteration of their own (vLLM V0), or up
         # to `chunk` prompt tokens riding along with the decode step (chunked prefill).
         if chunk is None:
             joining, prompt_tokens, prefill_seqs = admitted, 0, len(admitted)
             if admitted:
-                prompt_tokens = sum(cl.prompt_l[i] for i in admitted)
+                prompt_tokens = sum([prompt_l[i] for i in admitted])
                 batch = 0
         else:
-            rep.prefill_q.extend([i, cl.prompt_l[i]] for i in admitted)
+            prefill_q.extend([i, prompt_l[i]] for i in admitted)
             joining, prompt_tokens, prefill_seqs = rep.take_chunk(chunk)
         if batch == 0 and not prefill_seqs:
-            wait = yield from _idle(env, rep)
-            if not wait:
-                return
+            # Idle: wait for work (an arrival) or for a spare-mode update to finish.
+            update = rep.update
+            until = rep.next_s
+            if update is not None:
+                until = min(until, dist.idle_finish_s(update, now, capacity))
+            if dispatched:
+                resumed = yield IdleWait(until)
+                if resumed is None:
+                    return
+            else:
+                if math.isinf(until):
+                    return now
+                if alone:
+                    resumed = now + (until - now)
+                    if resumed >= horizon:
+                        return now
+                else:
+                    resumed = yield until - now
+            if update is not None:
+                dist.charge_idle(update, resumed - now, capacity)
+                if dist.done(update, resumed):
+                    finished_update(resumed)
+            now = resumed
             continue
         rep.prefilling = joining
-        ctx = rep.ctx_sum / batch if batch else 0.0
         if not (spec and batch):
             gamma = 0
         else:
-            gamma = fixed_gamma if fixed_gamma is not None else rep.choose_gamma(batch, ctx)
+            gamma = fixed_gamma if fixed_gamma is not None else rep.choose_gamma(batch, rep.ctx_sum / batch)
         if not prefill_seqs:
-            seconds, flops = pricer.step(batch, gamma, ctx)
+            ctx = rep.ctx_sum / batch
+            price = step_memo.get((batch, gamma, int(ctx / bucket + 0.5)))  # Pricer.step's memo
+            seconds, flops = price if price is not None else price_step(batch, gamma, ctx)
         elif batch:
-            seconds, flops = pricer.mixed(batch, gamma, ctx, prefill_seqs, prompt_tokens)
+            seconds, flops = pricer.mixed(batch, gamma, rep.ctx_sum / batch, prefill_seqs, prompt_tokens)
         else:
-            seconds, flops = pricer.prefill(prefill_seqs, prompt_tokens / prefill_seqs)
-        stall, updating = 0.0, rep.update is not None
-        if updating:
-            seconds, stall = dist.charge_step(rep.update, now, seconds, flops, capacity, interference)
-        # Draw the step's outcome now; apply it when the step ends (a horizon mid-step emits nothing).
-        accepted, alpha, tokens = 0.0, math.nan, 0.0
-        if gamma:
-            pair = rep.sample(gamma, batch)
-            accepted, rejections = _sum(pair, axis=1).tolist()
-            alpha = rep.alpha_l[0] if single else rep.alpha_sum / batch
-            emitted = np.minimum(pair[0] + 1.0, rep.remaining)
-            tokens = float(_sum(emitted))
-        elif batch:
-            emitted = np.minimum(1.0, rep.remaining)
-            tokens = float(_sum(emitted))
-        in_system = rep.state.shape[1] + len(rep.waiting) + len(rep.prefill_q) + len(joining)
-        yield env.timeout(seconds)
+            seconds, flops = price_prefill(prefill_seqs, prompt_tokens / prefill_seqs)
+        update = rep.update
+        stall, updating = 0.0, update is not None
+        if updating:  # dist.charge_step, inline
+            seconds *= slowdown
+            spare = capacity * seconds - flops
+            if spare > 0.0:
+                update.flops_left -= spare
+            if update.flops_left > 0.0 and now + seconds >= update.min_end_s:
+                stall = update.flops_left / capacity  # the rest runs with the card to itself
+                update.flops_left = 0.0
+                update.stall_s += stall
+            seconds += stall
+        in_system = n + len(waiting) + len(prefill_q) + len(joining)
+        start = now
+        if alone:
+            now = start + seconds
+            if now >= horizon:
+                return start
+        else:
+            now = yield seconds
+        # The step's outcome (a horizon mid-step emits nothing: the loop never gets here).
+        accepted, alpha, check = 0.0, nan, False
         if batch:
+            yv = yvs[batch]
             if gamma:
-                rep.state[ACCEPTED:REJECTED + 1] += pair
+                if fast:
+                    # accepted = min(floor(E·scale), γ) = floor(min(E·scale, γ)); the cast floors.
+                    pos = rep._pos
+                    if pos + batch > len(rep._exp):
+                        rep._exp, pos = rep.rng.standard_exponential(max(EXP_BLOCK, batch)), 0
+                    rep._pos = pos + batch
+                    x = multiply(rep._exp[pos:pos + batch], svs[batch], out=pvs[batch])
+                    acc = minimum(x, gammas[batch], out=x).astype(intp)
+                    step = table.take(acc)
+                else:
+                    acc = rep.sample(gamma, batch)
+                    step = rep.table(gamma).take(acc)
+                add(yv, step, out=yv)
+                total = float(step.dot(ones[batch]))  # pack·(accepted + batch) + rejections, exact
+                packed = total // pack
+                accepted = packed - batch
+                alpha = rep.alpha_l[0] if single else rep.alpha_sum / batch
                 if shared is not None:
-                    shared.add_mismatches(int(rejections))
+                    shared.add_mismatches(int(total - packed * pack))
                 elif online is not None:
-                    _buffer_mismatches(rep, pair[1] > 0)
-            rep.remaining -= emitted
+                    _buffer_mismatches(rep, acc < gamma)
+            else:
+                add(yv, pack, out=yv)
             rep.counter += 1
-            rep.ctx_sum += tokens
+            check = True
         if joining:
             rep.prefilling = []
-            rep.join(joining, env.now)
+            check = rep.join(joining, now) or check
+        overshoot = 0.0
+        if check:
+            n = rep.n
+            if count_nonzero(greater_equal(yvs[n], 0.0, out=bvs[n])):
+                overshoot = rep.retire(now)
+        tokens = accepted + batch - overshoot  # Σ min(1 + accepted, remaining), exact integers
+        rep.ctx_sum += tokens
         first = len(joining)
-        rows.append((now, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + first, first,
+        rows_append((start, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + first, first,
                      accepted, seconds, flops, alpha, stall, updating))
-        if np.count_nonzero(rep.remaining) < rep.state.shape[1]:
-            rep.retire(env.now)
-        if updating and dist.done(rep.update, env.now):
-            rep.finish_update(env.now)
+        if updating and now >= update.min_end_s - 1e-12 and update.flops_left <= 0.0:  # dist.done
+            finished_update(now)
 
 
 def _buffer_mismatches(rep: Replica, rejected: np.ndarray) -> None:
@@ -364,33 +533,37 @@ def _buffer_mismatches(rep: Replica, rejected: np.ndarray) -> None:
         d.add_mismatches(int(by_dom[d.serves].sum()))
 
 
-def _maybe_finish_update(rep: Replica, now: float) -> None:
-    if rep.update is not None and dist.done(rep.update, now):
-        rep.finish_update(now)
+def run_alone(rep: Replica, horizon_s: float | None):
+    """Run one replica that shares nothing with the others (round robin) to its end, as SimPy
+    would. Returns the time of its last event (0 if it had none)."""
+    try:
+        next(serve(rep, 0, math.inf if horizon_s is None else horizon_s))
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("serve yielded while running alone")
 
 
-def _idle(env, rep: Replica):
-    """Wait for work (an arrival) or for a spare-mode update to finish; False when none can come."""
-    cl, now = rep.cl, env.now
-    capacity = cl.pricer.capacity
-    until = rep.next_arrival_s()
-    if rep.update is not None:
-        until = min(until, dist.idle_finish_s(rep.update, now, capacity))
-    if cl.dispatched:
-        rep.wake = env.event()
-        events = [rep.wake] if math.isinf(until) else [rep.wake, env.timeout(until - now)]
-        if math.isinf(until) and cl.dispatch_done:
-            return False
-        yield env.any_of(events)
-        rep.wake = None
-    else:
-        if math.isinf(until):
-            return False
-        yield env.timeout(until - now)
-    if rep.update is not None:
-        dist.charge_idle(rep.update, env.now - now, capacity)
-        _maybe_finish_update(rep, env.now)
-    return True
+def simpy_replica(env, rep: Replica):
+    """``serve`` as a SimPy process (least-outstanding router: the dispatcher wakes idle replicas)."""
+    cl = rep.cl
+    gen = serve(rep, env.now)
+    try:
+        cmd = next(gen)
+        while True:
+            if isinstance(cmd, IdleWait):
+                until, now = cmd.until, env.now
+                rep.wake = env.event()
+                events = [rep.wake] if math.isinf(until) else [rep.wake, env.timeout(until - now)]
+                if math.isinf(until) and cl.dispatch_done:
+                    gen.close()
+                    return
+                yield env.any_of(events)
+                rep.wake = None
+            else:
+                yield env.timeout(cmd)
+            cmd = gen.send(env.now)
+    except StopIteration:
+        return
 
 
 def dispatcher(env, cl, replicas: list[Replica]):

@@ -7,6 +7,7 @@ see the very same requests, and the same seed gives the same DataFrames bit for 
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,13 +85,15 @@ class Cluster:
         self.prompt_l, self.output_l = self.prompt.tolist(), self.output.tolist()
         self.domain_l, self.kv_need_l = self.domain.tolist(), self.kv_need.tolist()
         self.first_token_log: list[tuple[float, list[int]]] = []
-        # A joining request's column of the engine's state matrix (START and SCALE set on joining).
-        from osdsim.sim.engine import DOM, ID, REMAINING, ROWS
-
-        self.template = np.zeros((ROWS, n))
-        self.template[REMAINING] = self.output - 1.0
-        self.template[ID] = np.arange(n)
-        self.template[DOM] = self.domain
+        # The engine packs rejections and tokens left into one float per sequence: Y = rejections
+        # − pack·remaining, exact while every count stays below 2^53 (see osdsim.sim.engine).
+        top = max(int(self.output.max()) if n else 1, self.max_batch) + 2
+        self.pack = float(1 << top.bit_length())
+        gamma_max = max(scenario.max_gamma, scenario.gamma if isinstance(scenario.gamma, int) else 0)
+        if self.pack * (top + gamma_max + 2) * (self.max_batch + 1) >= 2.0**53:
+            raise ValueError("workload: output_tokens too large for the simulator's exact step counters")
+        # Y of a joining request (its first token came from the prefill): −pack·(output − 1).
+        self.y0_l = (self.pack * (1.0 - self.output)).tolist()
         self.finish_log: list[tuple[float, int, np.ndarray]] = []
         self.first_token_s = np.full(n, math.nan)
         self.finish_s = np.full(n, math.nan)
@@ -107,20 +110,22 @@ class Cluster:
 
     def flush_logs(self) -> None:
         """Fill the per-request arrays from the engine's first-token and finish logs."""
-        from osdsim.sim.engine import ACCEPTED, ID, REJECTED, START
+        from osdsim.sim.engine import ID, START, Y
 
         if self.first_token_log:
-            times = np.concatenate([np.full(len(ids), now) for now, ids in self.first_token_log])
-            ids = np.fromiter((i for _, chunk in self.first_token_log for i in chunk), dtype=np.int64)
+            times = np.repeat([now for now, _ in self.first_token_log], [len(ids) for _, ids in self.first_token_log])
+            ids = np.fromiter(itertools.chain.from_iterable(ids for _, ids in self.first_token_log), dtype=np.int64)
             self.first_token_s[ids] = times
         if self.finish_log:
-            done = np.concatenate([m for _, _, m in self.finish_log], axis=1)
-            sizes = [m.shape[1] for _, _, m in self.finish_log]
-            ids = done[ID].astype(np.int64)
+            done = np.concatenate([m for _, _, m in self.finish_log], axis=0)
+            sizes = [len(m) for _, _, m in self.finish_log]
+            ids = done[:, ID].astype(np.int64)
+            steps = np.repeat([c for _, c, _ in self.finish_log], sizes) - done[:, START]
+            over = np.floor(done[:, Y] / self.pack)  # tokens the last step drew beyond the output
             self.finish_s[ids] = np.repeat([now for now, _, _ in self.finish_log], sizes)
-            self.steps[ids] = np.repeat([c for _, c, _ in self.finish_log], sizes) - done[START]
-            self.accepted[ids] = done[ACCEPTED]
-            self.rejected_steps[ids] = done[REJECTED]
+            self.steps[ids] = steps
+            self.accepted[ids] = self.output[ids] - 1.0 + over - steps
+            self.rejected_steps[ids] = done[:, Y] - self.pack * over
         self.first_token_log, self.finish_log = [], []
 
 
@@ -135,28 +140,35 @@ def _distillers(cl: Cluster, scenario: Scenario) -> list[Distiller]:
 
 def _run_replicas(scenario: Scenario, cost, indices: list[int] | None = None):
     """Build the cluster and run the replicas in ``indices`` (all when None) to the end."""
-    import simpy
-
     children = np.random.SeedSequence(scenario.seed).spawn(1 + scenario.replicas)
     reqs = workload.generate(scenario, np.random.default_rng(children[0]))
     cl = Cluster(scenario, reqs, cost if cost is not None else build_cost(scenario))
-    env = simpy.Environment()
     indices = range(scenario.replicas) if indices is None else indices
     reps = [engine.Replica(r, cl, np.random.default_rng(children[1 + r])) for r in indices]
     if cl.online is not None:
         for rep in reps:
             rep.distillers = _distillers(cl, scenario)
-    if cl.dispatched:
+    if cl.dispatched:  # least outstanding: the dispatcher couples the replicas, SimPy orders events
+        import simpy
+
+        env = simpy.Environment()
         env.process(engine.dispatcher(env, cl, reps))
-    else:  # round robin, decided up front: request i goes to replica i mod N
         for rep in reps:
-            ids = np.arange(rep.index, len(reqs), scenario.replicas, dtype=np.int64)
-            rep.set_assigned(ids, cl.arrival[ids])
-            cl.replica[ids] = rep.index
+            env.process(engine.simpy_replica(env, rep))
+        env.run(until=scenario.horizon_s)
+        return cl, reps, reqs, env.now
+    # Round robin, decided up front (request i goes to replica i mod N): the replicas share
+    # nothing, so each runs to its end in turn; the tables are put in canonical order later.
+    end_s = 0
     for rep in reps:
-        env.process(engine.replica(env, rep))
-    env.run(until=scenario.horizon_s)
-    return cl, reps, reqs, env.now
+        ids = np.arange(rep.index, len(reqs), scenario.replicas, dtype=np.int64)
+        rep.set_assigned(ids, cl.arrival[ids])
+        cl.replica[ids] = rep.index
+    for rep in reps:
+        end_s = max(end_s, engine.run_alone(rep, scenario.horizon_s))
+    if scenario.horizon_s is not None:  # SimPy's clock stops at the horizon
+        end_s = float(scenario.horizon_s)
+    return cl, reps, reqs, end_s
 
 
 PER_REQUEST = ("first_token_s", "finish_s", "replica", "steps", "accepted", "rejected_steps", "rejected")
@@ -170,18 +182,16 @@ class _Part:
     update_rows: list
     ids: np.ndarray
     arrays: dict
-    replicas: list  # SimpleNamespace(index, state, remaining, counter) per replica
+    replicas: list  # per replica: its running batch's counts (Replica.live)
     end_s: float
 
 
 def _run_part(args) -> _Part:
-    from types import SimpleNamespace
-
     scenario, cost, indices = args
     cl, reps, _, end_s = _run_replicas(scenario, cost, indices)
     cl.flush_logs()
     ids = np.flatnonzero(np.isin(cl.replica, indices))
-    live = [SimpleNamespace(index=r.index, state=r.state, remaining=r.remaining, counter=r.counter) for r in reps]
+    live = [r.live() for r in reps]
     return _Part(cl.step_rows, cl.update_rows, ids, {k: getattr(cl, k)[ids] for k in PER_REQUEST}, live, end_s)
 
 
@@ -189,7 +199,6 @@ def _run_parallel(scenario: Scenario, cost, workers: int) -> SimResult:
     """Round-robin replicas share nothing, so groups of them run in separate processes; the
     merged tables are identical to a single-process run (rows are put in canonical order)."""
     import multiprocessing
-    from types import SimpleNamespace
 
     groups = [list(range(w, scenario.replicas, workers)) for w in range(workers)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
@@ -197,15 +206,15 @@ def _run_parallel(scenario: Scenario, cost, workers: int) -> SimResult:
     children = np.random.SeedSequence(scenario.seed).spawn(1 + scenario.replicas)
     reqs = workload.generate(scenario, np.random.default_rng(children[0]))
     cl = Cluster(scenario, reqs, cost if cost is not None else build_cost(scenario))
-    reps = []
+    lives = []
     for part in parts:
         cl.step_rows += part.step_rows
         cl.update_rows += part.update_rows
         for name, values in part.arrays.items():
             getattr(cl, name)[part.ids] = values
-        reps += [SimpleNamespace(ids=r.state[engine.ID].astype(np.int64), **vars(r)) for r in part.replicas]
+        lives += part.replicas
     end_s = max(part.end_s for part in parts)
-    return results.assemble(cl, sorted(reps, key=lambda r: r.index), reqs, end_s)
+    return results.assemble(cl, lives, reqs, end_s, scenario.replicas)
 
 
 def run_once(scenario: Scenario, cost=None, workers: int = 1) -> SimResult:
@@ -215,7 +224,7 @@ def run_once(scenario: Scenario, cost=None, workers: int = 1) -> SimResult:
     if workers > 1 and scenario.replicas > 1 and scenario.router == "round_robin":
         return _run_parallel(scenario, cost, min(workers, scenario.replicas))
     cl, reps, reqs, end_s = _run_replicas(scenario, cost)
-    return results.assemble(cl, reps, reqs, end_s)
+    return results.assemble(cl, [r.live() for r in reps], reqs, end_s, len(reps))
 
 
 def simulate(scenario, cost=None, baseline: bool = True, overrides=(), workers: int = 1) -> SimResult:
