@@ -4,8 +4,9 @@ For every model and every (batch, context) of the grid, the KV cache is filled o
 ``context`` tokens; then forwards of ``new_tokens`` tokens per sequence are timed and the cache
 cropped back after each, ``warmup`` rounds discarded and the median of ``repeats`` kept. Rounds
 interleave the token counts, so a burst of load from a neighbour on a shared CPU hits all of them
-alike. The timed call is what a speculative step does (``osdsim/real/speculative.py``): the
-forward plus an argmax of the last position, device synchronised around it. Token counts above
+alike. At batch 1 the timed call is exactly what a speculative step does
+(``osdsim.real.speculative.forward`` from a Python list of ids, then the argmax of the last
+position as a Python int), so per-call Python overhead is measured too; device synchronised. Token counts above
 ``verify_tokens`` are prefills, timed with logits for the last position only, as real runs do.
 OMP_WAIT_POLICY=PASSIVE is set before torch is imported (REFERENCE.md: spin-waiting stalls
 2-thread torch when the cores are shared).
@@ -60,7 +61,7 @@ def _forward_timer(model, batch: int, context: int, device: str):
     """A function timing one forward of k new tokens per sequence after ``context`` cached ones."""
     torch = import_torch()
     from osdsim.real.cache import crop_cache
-    from osdsim.real.speculative import new_cache
+    from osdsim.real.speculative import forward, new_cache
 
     sync = synchronizer(device)
     vocab = int(model.config.vocab_size)
@@ -70,11 +71,15 @@ def _forward_timer(model, batch: int, context: int, device: str):
         model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
 
     def timed(k: int, last_only: bool) -> float:
-        x = torch.arange(context, context + k, device=device).remainder(vocab).repeat(batch, 1)
         c = cache if context else new_cache(model)
+        ids = [(context + i) % vocab for i in range(k)]
         t0 = clock(sync)
-        out = model(input_ids=x, past_key_values=c, use_cache=True, logits_to_keep=1 if last_only else 0)
-        out.logits[:, -1].argmax(-1)
+        if batch == 1:  # exactly the call a speculative step makes, Python list to picked token
+            int(forward(model, ids, c, last_only=last_only)[-1].argmax())
+        else:
+            x = torch.tensor([ids] * batch, device=device)
+            out = model(input_ids=x, past_key_values=c, use_cache=True, logits_to_keep=1 if last_only else 0)
+            out.logits[:, -1].argmax(-1).tolist()
         t = clock(sync) - t0
         if context:
             crop_cache(cache, context)
