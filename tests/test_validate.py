@@ -98,3 +98,16 @@ def test_online_run_uses_the_learning_curves_and_reports_alpha(pair, tmp_path):
     assert v.summary["alpha"]["records"] == 4 and v.summary["alpha"]["median_abs_error"] < 0.3
     assert set(v.records["record"]) == {1, 3, 5, 7}
     assert v.summary["replayed"]["latency"]["p90_ape_pct"] < 1e-6
+
+
+def test_select_records_by_range_and_parity(pair, tmp_path):
+    from osdsim.validate.core import select_records
+
+    target, draft = pair
+    trace = write(synthetic_trace(RooflineCost(load_hardware("cpu")), target, draft, records=6), tmp_path / "r.jsonl")
+    assert set(select_records(trace, "2:4").records["record"]) == {2, 3}
+    assert set(select_records(trace, "4:").steps["record"]) == {4, 5}
+    assert set(select_records(trace, "even").records["record"]) == {0, 2, 4}
+    for bad in ("x", "1-3", "10:20"):
+        with pytest.raises(ValueError):
+            select_records(trace, bad)

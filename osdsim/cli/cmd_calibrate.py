@@ -24,8 +24,9 @@ def register(subparsers) -> None:
     p.add_argument("--dtype", help="dtype the timings ran in (default: the card's)")
     p.add_argument("--name", help="name of the written card (default: the --out file's stem)")
     p.add_argument("--out", help="write the calibrated hardware card YAML here")
-    p.add_argument("--records", choices=("all", "even", "odd"), default="all",
-                   help="with --trace: fit to these records only (validate on the others for a held-out check)")
+    p.add_argument("--records", default="all", metavar="all|even|odd|A:B",
+                   help="with --trace: fit to these records only (all, even, odd or A:B; validate on the "
+                        "others for a held-out check)")
     p.add_argument("--statistic", choices=("mean", "median"), default="mean",
                    help="per timing point: the mean (default; predicts sums such as record latency on a "
                         "loaded machine) or the median (the typical single forward)")

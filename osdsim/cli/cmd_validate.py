@@ -27,8 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--curves", help="learning curves (default: <trace>.curves.json if present)")
     p.add_argument("--repeats", type=int, default=16, help="Monte-Carlo draws per record for the acceptance model")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--records", choices=("all", "even", "odd"), default="all",
-                   help="validate these records only (e.g. odd, after calibrating on even)")
+    p.add_argument("--records", default="all", metavar="all|even|odd|A:B",
+                   help="validate these records only: even or odd record numbers (e.g. odd, after "
+                        "calibrating on even), or A:B for records A <= record < B")
     p.add_argument("--scale", default="1",
                    help="multiply every predicted time by this factor (a card profiled on a quiet machine, "
                         "a run recorded under load); 'auto': the median measured/predicted step ratio of the "
@@ -109,7 +110,7 @@ def _scale(args, trace, cost, target, draft) -> float:
     from osdsim.validate.replay import replay_steps
 
     other = {"even": "odd", "odd": "even"}.get(args.records, "all")
-    part = select_records(trace, other)
+    part = select_records(trace, other)  # with A:B, fitted on all records
     t = replace(target, name=str(trace.meta["target"]))
     d = replace(draft, name=str(trace.meta["draft"]))
     steps = replay_steps(part.steps, part.records, cost, t, d)

@@ -31,17 +31,35 @@ class Validation:
 
 
 def select_records(trace: Trace, which: str = "all") -> Trace:
-    """The trace restricted to even or odd record numbers ("all": unchanged), for held-out checks."""
+    """The trace restricted to some records, for held-out checks: "all" (unchanged), "even",
+    "odd" (by record number), or "A:B" (records A ≤ record < B, either end may be left out)."""
     if which == "all":
         return trace
-    if which not in ("even", "odd"):
-        raise ValueError(f"records must be all, even or odd, got {which!r}")
-    parity = 0 if which == "even" else 1
+    if which in ("even", "odd"):
+        parity = 0 if which == "even" else 1
 
-    def keep(df: pd.DataFrame) -> pd.DataFrame:
-        return df[df["record"].astype(int) % 2 == parity].reset_index(drop=True) if "record" in df else df
+        def keep(df: pd.DataFrame) -> pd.DataFrame:
+            return df[df["record"].astype(int) % 2 == parity].reset_index(drop=True) if "record" in df else df
+    else:
+        lo, sep, hi = which.partition(":")
+        try:
+            start = int(lo) if lo.strip() else -(2 ** 62)
+            stop = int(hi) if hi.strip() else 2 ** 62
+        except ValueError:
+            start = stop = None
+        if not sep or start is None:
+            raise ValueError(f"records must be all, even, odd or A:B, got {which!r}")
 
-    return replace(trace, steps=keep(trace.steps), records=keep(trace.records))
+        def keep(df: pd.DataFrame) -> pd.DataFrame:
+            if "record" not in df:
+                return df
+            r = df["record"].astype(int)
+            return df[(r >= start) & (r < stop)].reset_index(drop=True)
+
+    part = replace(trace, steps=keep(trace.steps), records=keep(trace.records))
+    if part.records.empty:
+        raise ValueError(f"{trace.path}: no records selected by {which!r}")
+    return part
 
 
 def trace_gamma(trace: Trace) -> int:
