@@ -13,11 +13,12 @@ so nothing is ever preempted. Then one iteration runs:
 A speculative step emits min(1 + accepted, remaining) tokens per sequence; γ = 0 is plain
 decoding. Events are per iteration and per arrival, never per token.
 
-Clocks. ``serve`` keeps its replica's clock: it yields how long to wait (an iteration, an idle
-gap, an exclusive update) and is sent the time it resumes at. Round-robin replicas share nothing,
-so :func:`run_alone` drives each one straight through, with SimPy's semantics (an event at or
-after the horizon is not processed); the least-outstanding router couples replicas through the
-dispatcher, so :func:`simpy_replica` runs the same generator as a SimPy process.
+Clocks. ``serve`` keeps its replica's clock the way SimPy would (a wait of d from t resumes at
+t + d). Round-robin replicas share nothing, so :func:`run_alone` runs each one straight through
+without an event queue (an event at or after the horizon is not processed, as in
+``env.run(until=horizon)``); the least-outstanding router couples replicas through the
+dispatcher, so :func:`simpy_replica` runs the same generator as a SimPy process (it yields its
+waits and is sent the time it resumes at).
 
 Per-sequence state is one row of a float64 matrix per sequence (columns ``Y``, ``SCALE``,
 ``START``, ``ID``, ``DOM``; rows kept in join order, which fixes which Exp(1) draw goes to which
@@ -206,88 +207,6 @@ class Replica:
                 queue.popleft()
         return done, taken, seqs
 
-    def pull_arrivals(self, now: float) -> None:
-        """Move this replica's requests that have arrived by ``now`` into its queue."""
-        times, j = self.assigned_s_l, self.pulled
-        while j < len(times) and times[j] <= now:
-            self.waiting.append(self.assigned_l[j])
-            j += 1
-        self.pulled = j
-        self.next_s = times[j] if j < len(times) else math.inf
-
-    def next_arrival_s(self) -> float:
-        return self.next_s
-
-    def admit(self) -> list[int]:
-        """FIFO admission within max_batch and KV capacity; a request that can never fit is dropped."""
-        cl, out = self.cl, []
-        room = cl.max_batch - self.n - len(self.prefill_q)
-        waiting, kv_need, capacity = self.waiting, cl.kv_need_l, cl.kv_capacity
-        while waiting and len(out) < room:
-            i = waiting[0]
-            need = kv_need[i]
-            if need > capacity:
-                waiting.popleft()
-                cl.rejected[i] = True
-                continue
-            if self.kv_used + need > capacity:
-                break
-            waiting.popleft()
-            self.kv_used += need
-            out.append(i)
-        return out
-
-    def join(self, ids: list[int], now: float) -> bool:
-        """Prefilled requests emit their first token and join the running batch.
-
-        Returns whether one of them has no more tokens to emit (a one-token output)."""
-        cl = self.cl
-        cl.first_token_log.append((now, ids))
-        n, k, counter, y0 = self.n, len(ids), self.counter, cl.y0_l
-        if cl.num_domains == 1:
-            scale = self.scale_l[0]
-            if k == 1:
-                i = ids[0]
-                self.rows[n] = (y0[i], scale, counter, i, 0)
-            else:
-                self.rows[n:n + k] = [(y0[i], scale, counter, i, 0) for i in ids]
-            self.alpha_sum += self.alpha_l[0] * k
-        else:
-            domain_l, scale_l, alpha_l = cl.domain_l, self.scale_l, self.alpha_l
-            doms = [domain_l[i] for i in ids]
-            self.rows[n:n + k] = [(y0[i], scale_l[d], counter, i, d) for i, d in zip(ids, doms)]
-            self.alpha_sum += sum([alpha_l[d] for d in doms])
-        prompt_l = cl.prompt_l
-        self.ctx_sum += sum([prompt_l[i] for i in ids]) + k
-        self.n = n + k
-        return max([y0[i] for i in ids]) >= 0.0
-
-    def retire(self, now: float) -> float:
-        """Log and remove the sequences flagged in ``bvs[n]`` (they have emitted all their tokens).
-
-        Returns the tokens their last step drew beyond what they had left (not emitted)."""
-        cl, n = self.cl, self.n
-        finished, live = self.bvs[n], self.lives[n]
-        done = live.compress(finished, axis=0)
-        m = n - len(done)
-        self.rows[:m] = live.compress(np.logical_not(finished), axis=0)  # order kept: it decides draws
-        self.n = m
-        cl.finish_log.append((now, self.counter, done))
-        pack, kv_need, alpha_l = cl.pack, cl.kv_need_l, self.alpha_l
-        doms, over, freed, alphas = [], 0.0, 0, 0
-        for y, _, _, i, d in done.tolist():
-            d = int(d)
-            doms.append(d)
-            over += y // pack
-            freed += kv_need[int(i)]
-            alphas += alpha_l[d]
-        self.kv_used -= freed
-        self.ctx_sum -= freed
-        self.alpha_sum -= alphas
-        for d in self.distillers:
-            d.add_records(doms)
-        return over
-
     def live(self) -> dict[str, np.ndarray]:
         """Per-sequence counts of the running batch: ids, tokens still to emit, steps run,
         accepted drafts and steps that ended in a rejection."""
@@ -342,185 +261,232 @@ def serve(rep: Replica, now, horizon: float | None = None):
     Coupled (``horizon`` None): a generator that yields a delay (or an :class:`IdleWait`) and is
     sent the time it resumes at (None: stop). Alone (``horizon`` given, math.inf for none): it
     never yields, advances its own clock as SimPy would (now + delay, an event at or after the
-    horizon is not processed) and returns the time of its last event."""
+    horizon is not processed) and returns the time of its last event.
+
+    The hot state (batch size, counters, sums) lives in locals and is written back to ``rep``
+    where other code reads it (``rep.n`` always; the rest around updates and at the end).
+    """
     cl = rep.cl
     alone = horizon is not None
     online, pricer, chunk = cl.online, cl.pricer, cl.prefill_chunk
     capacity = pricer.capacity
     spare_mode = online is not None and online.mode == "spare"
-    interference = online.interference if online is not None else 0.0
-    slowdown = 1.0 + interference
+    slowdown = 1.0 + (online.interference if online is not None else 0.0)
     idx, spec, single, iid = rep.index, cl.acceptance is not None, cl.num_domains == 1, cl.iid
     fixed_gamma = cl.gamma_policy if isinstance(cl.gamma_policy, int) else None
-    shared = rep.distillers[0] if len(rep.distillers) == 1 else None
+    distillers = rep.distillers
+    shared = distillers[0] if len(distillers) == 1 else None
     many = online is not None and shared is None
     interval = shared.interval if shared is not None else 0
-    dispatched, pack, prompt_l, kv_need, kv_capacity = cl.dispatched, cl.pack, cl.prompt_l, cl.kv_need_l, cl.kv_capacity
-    max_batch = cl.max_batch
-    step_memo, bucket, price_step, price_prefill = pricer._steps, pricer.bucket, pricer.step, pricer.prefill
+    dispatched, pack, max_batch = cl.dispatched, cl.pack, cl.max_batch
+    prompt_l, kv_need, kv_capacity, y0_l, domain_l = cl.prompt_l, cl.kv_need_l, cl.kv_capacity, cl.y0_l, cl.domain_l
+    step_memo, prefill_memo, bucket = pricer._steps, pricer._prefills, pricer.bucket
+    price_step, price_prefill = pricer.step, pricer.prefill
     waiting, prefill_q = rep.waiting, rep.prefill_q
     times, arrivals = rep.assigned_s_l, rep.assigned_l
     n_times = len(times)
-    pop, push, finished_update = waiting.popleft, waiting.append, rep.finish_update
-    rows_append, nan, inf = cl.step_rows.append, math.nan, math.inf
-    add, multiply, minimum, greater_equal, count_nonzero = np.add, np.multiply, np.minimum, np.greater_equal, \
-        np.count_nonzero
+    pop, push, finish_update = waiting.popleft, waiting.append, rep.finish_update
+    rows_append, first_token_log, finish_log = cl.step_rows.append, cl.first_token_log, cl.finish_log
+    nan, inf = math.nan, math.inf
+    add, multiply, minimum, greater_equal, count_nonzero, logical_not = np.add, np.multiply, np.minimum, \
+        np.greater_equal, np.count_nonzero, np.logical_not
     intp = np.intp
-    yvs, svs, pvs, bvs, ones = rep.yvs, rep.svs, rep.pvs, rep.bvs, rep.ones
+    rows, lives, yvs, svs, pvs, bvs, ones = rep.rows, rep.lives, rep.yvs, rep.svs, rep.pvs, rep.bvs, rep.ones
     fast = iid and bool(fixed_gamma)
     if fast:
         table, gammas = rep.table(fixed_gamma), rep.gamma_columns(fixed_gamma)
-    while True:
-        if rep.next_s <= now:  # pull this replica's arrivals (round robin)
-            j = rep.pulled
-            while j < n_times and times[j] <= now:
-                push(arrivals[j])
-                j += 1
-            rep.pulled = j
-            rep.next_s = times[j] if j < n_times else inf
-        if rep.update is None and (shared.pending >= interval if shared is not None
-                                   else many and any(d.pending >= d.interval for d in rep.distillers)):
-            update = rep.start_update(now)
-            if update is not None and not spare_mode:  # exclusive: the replica trains, serving waits
-                if alone:
-                    t = now + (update.min_end_s - now)
-                    if t >= horizon:
-                        return now
-                    now = t
-                else:
-                    now = yield update.min_end_s - now
-                update.flops_left = 0.0
-                finished_update(now)
-                continue
-        n = batch = rep.n
-        admitted = []
-        if waiting:  # FIFO admission within max_batch and KV capacity (Replica.admit)
-            room = max_batch - n - len(prefill_q)
-            while waiting and len(admitted) < room:
-                i = waiting[0]
-                need = kv_need[i]
-                if need > kv_capacity:
-                    pop()
-                    cl.rejected[i] = True
-                    continue
-                if rep.kv_used + need > kv_capacity:
-                    break
-                pop()
-                rep.kv_used += need
-                admitted.append(i)
-        # Prefill work this iteration: whole prompts in an iteration of their own (vLLM V0), or up
-        # to `chunk` prompt tokens riding along with the decode step (chunked prefill).
-        if chunk is None:
-            joining, prompt_tokens, prefill_seqs = admitted, 0, len(admitted)
-            if admitted:
-                prompt_tokens = sum([prompt_l[i] for i in admitted])
-                batch = 0
-        else:
-            prefill_q.extend([i, prompt_l[i]] for i in admitted)
-            joining, prompt_tokens, prefill_seqs = rep.take_chunk(chunk)
-        if batch == 0 and not prefill_seqs:
-            # Idle: wait for work (an arrival) or for a spare-mode update to finish.
+    n, counter, ctx_sum, alpha_sum, kv_used = rep.n, rep.counter, rep.ctx_sum, rep.alpha_sum, rep.kv_used
+    pulled, next_s, alpha_l, scale_l = rep.pulled, rep.next_s, rep.alpha_l, rep.scale_l
+    try:
+        while True:
+            if next_s <= now:  # this replica's arrivals so far join the queue (round robin)
+                while pulled < n_times and times[pulled] <= now:
+                    push(arrivals[pulled])
+                    pulled += 1
+                next_s = times[pulled] if pulled < n_times else inf
             update = rep.update
-            until = rep.next_s
-            if update is not None:
-                until = min(until, dist.idle_finish_s(update, now, capacity))
-            if dispatched:
-                resumed = yield IdleWait(until)
-                if resumed is None:
-                    return
+            if update is None and (shared.pending >= interval if shared is not None
+                                   else many and any(d.pending >= d.interval for d in distillers)):
+                update = rep.start_update(now)
+                if update is not None and not spare_mode:  # exclusive: the replica trains, serving waits
+                    if alone:
+                        t = now + (update.min_end_s - now)
+                        if t >= horizon:
+                            return now
+                        now = t
+                    else:
+                        now = yield update.min_end_s - now
+                    update.flops_left = 0.0
+                    rep.alpha_sum = alpha_sum
+                    finish_update(now)
+                    alpha_sum, alpha_l, scale_l = rep.alpha_sum, rep.alpha_l, rep.scale_l
+                    continue
+            batch = n
+            admitted = []
+            if waiting:  # FIFO admission within max_batch and the KV capacity
+                room = max_batch - n - len(prefill_q)
+                while waiting and len(admitted) < room:
+                    i = waiting[0]
+                    need = kv_need[i]
+                    if need > kv_capacity:  # can never fit: dropped
+                        pop()
+                        cl.rejected[i] = True
+                        continue
+                    if kv_used + need > kv_capacity:
+                        break
+                    pop()
+                    kv_used += need
+                    admitted.append(i)
+            # Prefill work this iteration: whole prompts in an iteration of their own (vLLM V0), or
+            # up to `chunk` prompt tokens riding along with the decode step (chunked prefill).
+            if chunk is None:
+                joining, prompt_tokens, prefill_seqs = admitted, 0, len(admitted)
+                if admitted:
+                    prompt_tokens = sum([prompt_l[i] for i in admitted])
+                    batch = 0
             else:
-                if math.isinf(until):
-                    return now
-                if alone:
-                    resumed = now + (until - now)
-                    if resumed >= horizon:
+                prefill_q.extend([i, prompt_l[i]] for i in admitted)
+                joining, prompt_tokens, prefill_seqs = rep.take_chunk(chunk)
+            if batch == 0 and not prefill_seqs:
+                # Idle: wait for work (an arrival) or for a spare-mode update to finish.
+                until = next_s
+                if update is not None:
+                    until = min(until, dist.idle_finish_s(update, now, capacity))
+                if dispatched:
+                    resumed = yield IdleWait(until)
+                    if resumed is None:
                         return now
                 else:
-                    resumed = yield until - now
-            if update is not None:
-                dist.charge_idle(update, resumed - now, capacity)
-                if dist.done(update, resumed):
-                    finished_update(resumed)
-            now = resumed
-            continue
-        rep.prefilling = joining
-        if not (spec and batch):
-            gamma = 0
-        else:
-            gamma = fixed_gamma if fixed_gamma is not None else rep.choose_gamma(batch, rep.ctx_sum / batch)
-        if not prefill_seqs:
-            ctx = rep.ctx_sum / batch
-            price = step_memo.get((batch, gamma, int(ctx / bucket + 0.5)))  # Pricer.step's memo
-            seconds, flops = price if price is not None else price_step(batch, gamma, ctx)
-        elif batch:
-            seconds, flops = pricer.mixed(batch, gamma, rep.ctx_sum / batch, prefill_seqs, prompt_tokens)
-        else:
-            seconds, flops = price_prefill(prefill_seqs, prompt_tokens / prefill_seqs)
-        update = rep.update
-        stall, updating = 0.0, update is not None
-        if updating:  # dist.charge_step, inline
-            seconds *= slowdown
-            spare = capacity * seconds - flops
-            if spare > 0.0:
-                update.flops_left -= spare
-            if update.flops_left > 0.0 and now + seconds >= update.min_end_s:
-                stall = update.flops_left / capacity  # the rest runs with the card to itself
-                update.flops_left = 0.0
-                update.stall_s += stall
-            seconds += stall
-        in_system = n + len(waiting) + len(prefill_q) + len(joining)
-        start = now
-        if alone:
-            now = start + seconds
-            if now >= horizon:
-                return start
-        else:
-            now = yield seconds
-        # The step's outcome (a horizon mid-step emits nothing: the loop never gets here).
-        accepted, alpha, check = 0.0, nan, False
-        if batch:
-            yv = yvs[batch]
-            if gamma:
-                if fast:
-                    # accepted = min(floor(E·scale), γ) = floor(min(E·scale, γ)); the cast floors.
-                    pos = rep._pos
-                    if pos + batch > len(rep._exp):
-                        rep._exp, pos = rep.rng.standard_exponential(max(EXP_BLOCK, batch)), 0
-                    rep._pos = pos + batch
-                    x = multiply(rep._exp[pos:pos + batch], svs[batch], out=pvs[batch])
-                    acc = minimum(x, gammas[batch], out=x).astype(intp)
-                    step = table.take(acc)
-                else:
-                    acc = rep.sample(gamma, batch)
-                    step = rep.table(gamma).take(acc)
-                add(yv, step, out=yv)
-                total = float(step.dot(ones[batch]))  # pack·(accepted + batch) + rejections, exact
-                packed = total // pack
-                accepted = packed - batch
-                alpha = rep.alpha_l[0] if single else rep.alpha_sum / batch
-                if shared is not None:
-                    shared.add_mismatches(int(total - packed * pack))
-                elif online is not None:
-                    _buffer_mismatches(rep, acc < gamma)
+                    if math.isinf(until):
+                        return now
+                    if alone:
+                        resumed = now + (until - now)
+                        if resumed >= horizon:
+                            return now
+                    else:
+                        resumed = yield until - now
+                if update is not None:
+                    dist.charge_idle(update, resumed - now, capacity)
+                    if dist.done(update, resumed):
+                        rep.alpha_sum = alpha_sum
+                        finish_update(resumed)
+                        alpha_sum, alpha_l, scale_l = rep.alpha_sum, rep.alpha_l, rep.scale_l
+                now = resumed
+                continue
+            rep.prefilling = joining
+            if not (spec and batch):
+                gamma = 0
             else:
-                add(yv, pack, out=yv)
-            rep.counter += 1
-            check = True
-        if joining:
-            rep.prefilling = []
-            check = rep.join(joining, now) or check
-        overshoot = 0.0
-        if check:
-            n = rep.n
-            if count_nonzero(greater_equal(yvs[n], 0.0, out=bvs[n])):
-                overshoot = rep.retire(now)
-        tokens = accepted + batch - overshoot  # Σ min(1 + accepted, remaining), exact integers
-        rep.ctx_sum += tokens
-        first = len(joining)
-        rows_append((start, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + first, first,
-                     accepted, seconds, flops, alpha, stall, updating))
-        if updating and now >= update.min_end_s - 1e-12 and update.flops_left <= 0.0:  # dist.done
-            finished_update(now)
+                gamma = fixed_gamma if fixed_gamma is not None else rep.choose_gamma(batch, ctx_sum / batch)
+            if not prefill_seqs:  # Pricer.step, its memo read here
+                ctx = ctx_sum / batch
+                price = step_memo.get((batch, gamma, int(ctx / bucket + 0.5)))
+                seconds, flops = price if price is not None else price_step(batch, gamma, ctx)
+            elif batch:
+                seconds, flops = pricer.mixed(batch, gamma, ctx_sum / batch, prefill_seqs, prompt_tokens)
+            else:  # Pricer.prefill, its memo read here
+                mean = prompt_tokens / prefill_seqs
+                price = prefill_memo.get((prefill_seqs, int(mean / bucket + 0.5)))
+                seconds, flops = price if price is not None else price_prefill(prefill_seqs, mean)
+            stall, updating = 0.0, update is not None
+            if updating:  # dist.charge_step, inline
+                seconds *= slowdown
+                spare = capacity * seconds - flops
+                if spare > 0.0:
+                    update.flops_left -= spare
+                if update.flops_left > 0.0 and now + seconds >= update.min_end_s:
+                    stall = update.flops_left / capacity  # the rest runs with the card to itself
+                    update.flops_left = 0.0
+                    update.stall_s += stall
+                seconds += stall
+            in_system = n + len(waiting) + len(prefill_q) + len(joining)
+            start = now
+            if alone:
+                now = start + seconds
+                if now >= horizon:
+                    return start
+            else:
+                now = yield seconds
+            # The step's outcome (a horizon mid-step emits nothing: the loop never gets here).
+            accepted, alpha, check = 0.0, nan, False
+            if batch:
+                yv = yvs[batch]
+                if gamma:
+                    if fast:
+                        # accepted = min(floor(E·scale), γ) = floor(min(E·scale, γ)); the cast floors.
+                        pos = rep._pos
+                        if pos + batch > len(rep._exp):
+                            rep._exp, pos = rep.rng.standard_exponential(max(EXP_BLOCK, batch)), 0
+                        rep._pos = pos + batch
+                        x = multiply(rep._exp[pos:pos + batch], svs[batch], out=pvs[batch])
+                        acc = minimum(x, gammas[batch], out=x).astype(intp)
+                        step = table.take(acc)
+                    else:
+                        acc = rep.sample(gamma, batch)
+                        step = rep.table(gamma).take(acc)
+                    add(yv, step, out=yv)
+                    total = float(step.dot(ones[batch]))  # pack·(accepted + batch) + rejections, exact
+                    packed = total // pack
+                    accepted = packed - batch
+                    alpha = alpha_l[0] if single else alpha_sum / batch
+                    if shared is not None:
+                        shared.add_mismatches(int(total - packed * pack))
+                    elif online is not None:
+                        _buffer_mismatches(rep, acc < gamma)
+                else:
+                    add(yv, pack, out=yv)
+                counter += 1
+                check = True
+            if joining:  # prefilled requests emit their first token and join the running batch
+                rep.prefilling = []
+                first_token_log.append((now, joining))
+                prompts, alphas = 0, 0
+                for i in joining:
+                    d, y = domain_l[i], y0_l[i]
+                    rows[n] = (y, scale_l[d], counter, i, d)
+                    n += 1
+                    prompts += prompt_l[i]
+                    alphas += alpha_l[d]
+                    if y >= 0.0:  # a one-token output: done already
+                        check = True
+                first = len(joining)
+                alpha_sum += alpha_l[0] * first if single else alphas
+                ctx_sum += prompts + first
+                rep.n = n
+            else:
+                first = 0
+            overshoot = 0.0
+            if check and count_nonzero(greater_equal(yvs[n], 0.0, out=bvs[n])):
+                # Log and remove finished sequences, keeping the others' order (it decides draws).
+                finished, live = bvs[n], lives[n]
+                done = live.compress(finished, axis=0)
+                m = n - len(done)
+                rows[:m] = live.compress(logical_not(finished), axis=0)
+                n = rep.n = m
+                finish_log.append((now, counter, done))
+                doms, freed, alphas = [], 0, 0
+                for y, _, _, i, d in done.tolist():
+                    d = int(d)
+                    doms.append(d)
+                    overshoot += y // pack  # tokens the last step drew beyond the output
+                    freed += kv_need[int(i)]
+                    alphas += alpha_l[d]
+                kv_used -= freed
+                ctx_sum -= freed
+                alpha_sum -= alphas
+                for d in distillers:
+                    d.add_records(doms)
+            tokens = accepted + batch - overshoot  # Σ min(1 + accepted, remaining), exact integers
+            ctx_sum += tokens
+            rows_append((start, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + first, first,
+                         accepted, seconds, flops, alpha, stall, updating))
+            if updating and now >= update.min_end_s - 1e-12 and update.flops_left <= 0.0:  # dist.done
+                rep.alpha_sum = alpha_sum
+                finish_update(now)
+                alpha_sum, alpha_l, scale_l = rep.alpha_sum, rep.alpha_l, rep.scale_l
+    finally:
+        rep.n, rep.counter, rep.ctx_sum, rep.alpha_sum, rep.kv_used = n, counter, ctx_sum, alpha_sum, kv_used
+        rep.pulled, rep.next_s = pulled, next_s
 
 
 def _buffer_mismatches(rep: Replica, rejected: np.ndarray) -> None:
@@ -546,7 +512,7 @@ def run_alone(rep: Replica, horizon_s: float | None):
 def simpy_replica(env, rep: Replica):
     """``serve`` as a SimPy process (least-outstanding router: the dispatcher wakes idle replicas)."""
     cl = rep.cl
-    gen = serve(rep, env.now)
+    gen = rep.serving = serve(rep, env.now)  # closed after the run: it writes its state back
     try:
         cmd = next(gen)
         while True:

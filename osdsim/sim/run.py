@@ -156,6 +156,8 @@ def _run_replicas(scenario: Scenario, cost, indices: list[int] | None = None):
         for rep in reps:
             env.process(engine.simpy_replica(env, rep))
         env.run(until=scenario.horizon_s)
+        for rep in reps:  # a replica stopped mid-iteration by the horizon writes its state back
+            rep.serving.close()
         return cl, reps, reqs, env.now
     # Round robin, decided up front (request i goes to replica i mod N): the replicas share
     # nothing, so each runs to its end in turn; the tables are put in canonical order later.
