@@ -286,7 +286,7 @@ def serve(rep: Replica, now, horizon: float | None = None):
     times, arrivals = rep.assigned_s_l, rep.assigned_l
     n_times = len(times)
     pop, push, finish_update = waiting.popleft, waiting.append, rep.finish_update
-    rows_append, first_token_log, finish_log = cl.step_rows.append, cl.first_token_log, cl.finish_log
+    rows_extend, first_token_log, finish_log = cl.step_rows.extend, cl.first_token_log, cl.finish_log
     nan, inf = math.nan, math.inf
     add, multiply, minimum, greater_equal, count_nonzero, logical_not = np.add, np.multiply, np.minimum, \
         np.greater_equal, np.count_nonzero, np.logical_not
@@ -478,7 +478,7 @@ def serve(rep: Replica, now, horizon: float | None = None):
                     d.add_records(doms)
             tokens = accepted + batch - overshoot  # Σ min(1 + accepted, remaining), exact integers
             ctx_sum += tokens
-            rows_append((start, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + first, first,
+            rows_extend((start, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + first, first,
                          accepted, seconds, flops, alpha, stall, updating))
             if updating and now >= update.min_end_s - 1e-12 and update.flops_left <= 0.0:  # dist.done
                 rep.alpha_sum = alpha_sum

@@ -132,14 +132,33 @@ def summarise(requests, steps, updates, cl, num_replicas: int, end_s: float) -> 
     }
 
 
-def step_frame(rows: list[tuple]):
-    """The step rows as a DataFrame, column by column (what ``DataFrame.from_records`` gives,
-    dtypes included, at a fraction of its cost)."""
+# Types of each step column's values: float, int, bool, or "int or float" (a column whose rows mix
+# 0 with floats, or start at SimPy's integer time 0: float64 unless every value is a Python int).
+_STEP_KINDS = {"time_s": "?", "replica": "i", "batch": "i", "prefill_seqs": "i", "prompt_tokens": "?",
+               "in_system": "i", "gamma": "i", "tokens": "f", "first_tokens": "i", "accepted": "f",
+               "busy_s": "f", "flops_used": "f", "alpha": "f", "stall_s": "f", "updating": "b"}
+
+
+def step_frame(flat: list):
+    """The step rows (``flat``: one row's values after another) as a DataFrame, with the dtypes
+    ``DataFrame.from_records`` would infer, at a fraction of its cost."""
     import pandas as pd
 
-    if not rows:
-        return pd.DataFrame.from_records(rows, columns=STEP_COLUMNS)
-    return pd.DataFrame({name: np.array(col) for name, col in zip(STEP_COLUMNS, zip(*rows))})
+    width = len(STEP_COLUMNS)
+    if not flat:
+        return pd.DataFrame.from_records([], columns=STEP_COLUMNS)
+    table = np.fromiter(flat, dtype=float, count=len(flat)).reshape(-1, width)  # exact: ints < 2^53
+    columns = {}
+    for j, name in enumerate(STEP_COLUMNS):
+        col, kind = table[:, j], _STEP_KINDS[name]
+        if kind == "i" or (kind == "?" and all(type(v) is int for v in flat[j::width])):
+            col = col.astype(np.int64)
+        elif kind == "b":
+            col = col.astype(bool)
+        else:
+            col = col.copy()
+        columns[name] = col
+    return pd.DataFrame(columns)
 
 
 def assemble(cl, lives, reqs, end_s: float, num_replicas: int):

@@ -103,7 +103,7 @@ class Cluster:
         self.rejected_steps = np.zeros(n)
         self.rejected = np.zeros(n, dtype=bool)  # could never fit in the KV cache
 
-        self.step_rows: list[tuple] = []
+        self.step_rows: list = []  # one iteration's row after another, flat (results.STEP_COLUMNS)
         self.update_rows: list[tuple] = []
         self.dispatched = scenario.router == "least_outstanding" and scenario.replicas > 1
         self.dispatch_done = False
