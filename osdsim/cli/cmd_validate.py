@@ -89,6 +89,9 @@ def run(args) -> Result:
                                 title=f"{Path(args.trace).name} on {hw.name} ({args.cost})")
         Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(args.figure, dpi=120)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
         payload["figure"] = args.figure
     return Result(payload, _text(payload))
 
