@@ -129,3 +129,15 @@ def test_scale_auto_recovers_a_uniform_slowdown(monkeypatch, capsys, tmp_path):
     assert v["scale"] == pytest.approx(3.0) and v["replayed"]["latency"]["p90_ape_pct"] < 1e-6
     code, _, err = osdsim(monkeypatch, capsys, "validate", str(trace), "--models", str(models), "--scale", "-1")
     assert code == 2 and "--scale" in err
+
+
+def test_import_with_cards_gives_batch_aware_roofline_speedups(monkeypatch, capsys):
+    code, out, err = osdsim(monkeypatch, capsys, "import", "vllm", str(SAMPLES / "vllm_v0.log"), "--target",
+                            "vicuna-7b-v1.3", "--draft", "llama-160m", "--hardware", "a100-80g",
+                            "--batch", "64", "--what-if-gamma", "1,5", "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["prediction"]["c"] > 0 and payload["roofline_prediction"]["batch"] == 64
+    assert [g["gamma"] for g in payload["roofline_prediction"]["gamma_what_if"]] == [1, 5]
+    code, _, err = osdsim(monkeypatch, capsys, "import", "vllm", str(SAMPLES / "vllm_v0.log"), "--target", "x")
+    assert code == 2 and "go together" in err

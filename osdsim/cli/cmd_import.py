@@ -62,6 +62,14 @@ def run(args) -> Result:
     result = import_log(args.kind, args.log)
     analysis = analyse(result.aggregates, c=_c(args), gammas=gammas, alphas=alphas)
     payload = {"import": result.report(), **analysis}
+    overall = analysis["overall"]
+    if args.c is None and args.target and overall["alpha"] is not None and overall["gamma"]:
+        from osdsim.specs import load_hardware, load_model
+        from osdsim.validate.imported import roofline_what_if
+
+        payload["roofline_prediction"] = roofline_what_if(
+            overall["alpha"], overall["gamma"], load_model(args.target), load_model(args.draft),
+            load_hardware(args.hardware), args.batch, args.context, gammas, alphas)
     if args.out:
         from osdsim.trace import TraceWriter
 
@@ -95,6 +103,12 @@ def _text(payload: dict) -> str:
             lines += ["", table(pred["gamma_what_if"])]
         if pred["alpha_what_if"]:
             lines += ["", table(pred["alpha_what_if"])]
+    roof = payload.get("roofline_prediction")
+    if roof:
+        lines += ["", f"roofline at batch {roof['batch']}, context {roof['context']} (verify priced over "
+                  f"gamma+1 tokens per sequence): speedup {roof['speedup']:.3f}"]
+        if roof["gamma_what_if"]:
+            lines.append(table(roof["gamma_what_if"]))
     if payload.get("out"):
         lines.append(f"\nwrote {payload['out']}")
     return "\n".join(lines)

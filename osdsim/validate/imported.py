@@ -117,3 +117,18 @@ def analyse(aggregates: list[dict[str, Any]], *, c: float | None = None, gammas=
     if c is not None and overall["alpha"] is not None and overall["gamma"]:
         result["prediction"] = what_if(overall["alpha"], overall["gamma"], c, gammas, alphas)
     return result
+
+
+def roofline_what_if(alpha: float, gamma: int, target, draft, hardware, batch: int = 1, context: int = 512,
+                     gammas=(), alphas=()) -> dict[str, Any]:
+    """Batch-aware speedups from the cards' roofline: the verify over γ+1 tokens per sequence is
+    priced at ``batch`` (``osdsim.cost.step.spec_speedup``), so a large batch that turns the
+    verify compute-bound shows up, which the closed form (verify = one decode) cannot see."""
+    from osdsim.cost.step import spec_speedup
+
+    def one(a, g):
+        return float(spec_speedup(a, target, draft, hardware, batch, g, context))
+
+    return {"batch": batch, "context": context, "speedup": one(alpha, gamma),
+            "gamma_what_if": [{"gamma": int(g), "speedup": one(alpha, int(g))} for g in gammas],
+            "alpha_what_if": [{"alpha": float(a), "speedup": one(float(a), gamma)} for a in alphas]}
