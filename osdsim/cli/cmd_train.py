@@ -33,7 +33,7 @@ def train(args):
 
     rows = []
     for name in names:
-        before = small.CACHE_DIR.exists() and any(small.CACHE_DIR.glob(f"{name}-*/osdsim.json"))
+        before = (small.model_dir(small.PRESETS[name], args.seed) / "osdsim.json").exists()
         _, path, info = small.train_model(small.PRESETS[name], seed=args.seed,
                                           progress=not args.no_progress)
         rows.append({"name": name, "params": info["params"], "train_s": round(info["train_s"], 1),

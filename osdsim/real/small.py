@@ -68,12 +68,22 @@ def _key(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def tokenizer_dir(seed: int = 0, cache_dir: Path = CACHE_DIR) -> Path:
+    return cache_dir / f"tokenizer-{_key({'v': VOCAB_SIZE, 'chars': TEXT_CHARS, 'seed': seed})}"
+
+
+def model_dir(m: SmallModel, seed: int = 0, cache_dir: Path = CACHE_DIR) -> Path:
+    """Where preset ``m`` is (or will be) cached: a hash of its config, seed and tokenizer."""
+    tok = tokenizer_dir(seed, cache_dir).name
+    return cache_dir / f"{m.name}-{_key({'model': asdict(m), 'seed': seed, 'tok': tok})}"
+
+
 def train_tokenizer(seed: int = 0, cache_dir: Path = CACHE_DIR):
     """A byte-level BPE tokenizer (VOCAB_SIZE) over all four domains; cached."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    path = cache_dir / f"tokenizer-{_key({'v': VOCAB_SIZE, 'chars': TEXT_CHARS, 'seed': seed})}"
+    path = tokenizer_dir(seed, cache_dir)
     if not (path / "tokenizer.json").exists():
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -102,8 +112,8 @@ def train_model(m: SmallModel, seed: int = 0, cache_dir: Path = CACHE_DIR, progr
     """Train preset ``m`` (or load it from the cache); returns (model, directory, info)."""
     from transformers import AutoModelForCausalLM, LlamaForCausalLM
 
-    tokenizer, tok_path = train_tokenizer(seed, cache_dir)
-    path = cache_dir / f"{m.name}-{_key({'model': asdict(m), 'seed': seed, 'tok': tok_path.name})}"
+    tokenizer, _ = train_tokenizer(seed, cache_dir)
+    path = model_dir(m, seed, cache_dir)
     if (path / "osdsim.json").exists():
         info = json.loads((path / "osdsim.json").read_text())
         return AutoModelForCausalLM.from_pretrained(path).eval(), path, info
