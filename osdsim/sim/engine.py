@@ -106,25 +106,32 @@ class Replica:
 
     # ------------------------------------------------------------ acceptance
 
-    def refresh_acceptance(self) -> None:
-        """Per-domain α (and E[tokens | γ] for the goodput policy) for the draft's current state."""
+    def refresh_acceptance(self, changed: list[int] | None = None) -> None:
+        """Per-domain α (and E[tokens | γ] for the goodput policy) for the draft's current state;
+        ``changed``: the only domains whose records trained on changed (None: all)."""
         cl = self.cl
         if cl.acceptance is None:
             self.alpha_l = self.scale_l = [0.0] * cl.num_domains
             return
         names, model = cl.domains, cl.acceptance
-        self.alpha_l = [model.expected_alpha(d, n) for d, n in zip(names, self.n_trained)]
-        # accepted = floor(E / −ln α), E ~ Exp(1), capped at γ, is Geometric: P(≥ k) = α^k.
-        self.scale_l = [_geometric_scale(a) for a in self.alpha_l]
+        if changed is None:
+            self.alpha_l = [model.expected_alpha(d, n) for d, n in zip(names, self.n_trained)]
+            # accepted = floor(E / −ln α), E ~ Exp(1), capped at γ, is Geometric: P(≥ k) = α^k.
+            self.scale_l = [_geometric_scale(a) for a in self.alpha_l]
+        else:  # α is a function of (domain, records trained on): the others stay as they are
+            self.alpha_l, self.scale_l = alpha_l, scale_l = list(self.alpha_l), list(self.scale_l)
+            for d in changed:
+                alpha_l[d] = a = model.expected_alpha(names[d], self.n_trained[d])
+                scale_l[d] = _geometric_scale(a)
         n = self.n
         if n:
             if cl.num_domains == 1:
                 self.svs[n][:] = self.scale_l[0]
                 self.alpha_sum = self.alpha_l[0] * n
             else:
-                dom = self.dom
-                self.svs[n][:] = np.asarray(self.scale_l)[dom]
-                self.alpha_sum = float(np.asarray(self.alpha_l)[dom].sum())
+                dom = self.lives[n][:, DOM].astype(np.intp)
+                self.svs[n][:] = np.array(self.scale_l).take(dom)
+                self.alpha_sum = float(np.add.reduce(np.array(self.alpha_l).take(dom)))  # = [dom].sum()
         if cl.gamma_policy == "goodput":
             grid = range(cl.max_gamma + 1)
             self.etok = np.array([[model.expected_tokens(g, d, n) for d, n in zip(names, self.n_trained)]
@@ -239,8 +246,10 @@ class Replica:
 
     def finish_update(self, now: float) -> None:
         u, self.update = self.update, None
-        self.n_trained = [t + r for t, r in zip(self.n_trained, u.records)]
-        self.refresh_acceptance()
+        changed = [d for d, r in enumerate(u.records) if r]
+        for d in changed:
+            self.n_trained[d] += u.records[d]
+        self.refresh_acceptance(changed)
         self.cl.update_rows.append((self.index, u.distiller.name, u.start_s, now, now - u.start_s,
                                     u.min_end_s - u.start_s, u.num_tokens, sum(u.records), u.flops,
                                     u.stall_s, self.cl.online.mode, sum(self.alpha_l) / len(self.alpha_l)))
