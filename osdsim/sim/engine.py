@@ -306,6 +306,7 @@ def serve(rep: Replica, now, horizon: float | None = None):
         table, gammas = rep.table(fixed_gamma), rep.gamma_columns(fixed_gamma)
     n, counter, ctx_sum, alpha_sum, kv_used = rep.n, rep.counter, rep.ctx_sum, rep.alpha_sum, rep.kv_used
     pulled, next_s, alpha_l, scale_l = rep.pulled, rep.next_s, rep.alpha_l, rep.scale_l
+    int_time, int_prompt = cl.int_columns["time_s"], cl.int_columns["prompt_tokens"]
     try:
         while True:
             if next_s <= now:  # this replica's arrivals so far join the queue (round robin)
@@ -487,6 +488,9 @@ def serve(rep: Replica, now, horizon: float | None = None):
                     d.add_records(doms)
             tokens = accepted + batch - overshoot  # Σ min(1 + accepted, remaining), exact integers
             ctx_sum += tokens
+            if int_time or int_prompt:  # the step table's int-or-float columns (results.step_frame)
+                int_time = int_time and type(start) is int
+                int_prompt = int_prompt and type(prompt_tokens) is int
             rows_extend((start, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + first, first,
                          accepted, seconds, flops, alpha, stall, updating))
             if updating and now >= update.min_end_s - 1e-12 and update.flops_left <= 0.0:  # dist.done
@@ -494,6 +498,8 @@ def serve(rep: Replica, now, horizon: float | None = None):
                 finish_update(now)
                 alpha_sum, alpha_l, scale_l = rep.alpha_sum, rep.alpha_l, rep.scale_l
     finally:
+        cl.int_columns["time_s"] = cl.int_columns["time_s"] and int_time
+        cl.int_columns["prompt_tokens"] = cl.int_columns["prompt_tokens"] and int_prompt
         rep.n, rep.counter, rep.ctx_sum, rep.alpha_sum, rep.kv_used = n, counter, ctx_sum, alpha_sum, kv_used
         rep.pulled, rep.next_s = pulled, next_s
 

@@ -133,25 +133,25 @@ def summarise(requests, steps, updates, cl, num_replicas: int, end_s: float) -> 
 
 
 # Types of each step column's values: float, int, bool, or "int or float" (a column whose rows mix
-# 0 with floats, or start at SimPy's integer time 0: float64 unless every value is a Python int).
+# 0 with floats, or start at SimPy's integer time 0: int64 only if every value was a Python int,
+# which the engine records in ``Cluster.int_columns``).
 _STEP_KINDS = {"time_s": "?", "replica": "i", "batch": "i", "prefill_seqs": "i", "prompt_tokens": "?",
                "in_system": "i", "gamma": "i", "tokens": "f", "first_tokens": "i", "accepted": "f",
                "busy_s": "f", "flops_used": "f", "alpha": "f", "stall_s": "f", "updating": "b"}
 
 
-def step_frame(flat: list):
-    """The step rows (``flat``: one row's values after another) as a DataFrame, with the dtypes
-    ``DataFrame.from_records`` would infer, at a fraction of its cost."""
+def step_frame(flat, int_columns: dict):
+    """The step rows (``flat``: float64 values, one row after another) as a DataFrame, with the
+    dtypes ``DataFrame.from_records`` would infer from the engine's Python values."""
     import pandas as pd
 
-    width = len(STEP_COLUMNS)
-    if not flat:
+    if not len(flat):
         return pd.DataFrame.from_records([], columns=STEP_COLUMNS)
-    table = np.fromiter(flat, dtype=float, count=len(flat)).reshape(-1, width)  # exact: ints < 2^53
+    table = np.frombuffer(flat, dtype=float).reshape(-1, len(STEP_COLUMNS))  # ints < 2^53: exact
     columns = {}
     for j, name in enumerate(STEP_COLUMNS):
         col, kind = table[:, j], _STEP_KINDS[name]
-        if kind == "i" or (kind == "?" and all(type(v) is int for v in flat[j::width])):
+        if kind == "i" or (kind == "?" and int_columns[name]):
             col = col.astype(np.int64)
         elif kind == "b":
             col = col.astype(bool)
@@ -170,7 +170,7 @@ def assemble(cl, lives, reqs, end_s: float, num_replicas: int):
     requests = request_frame(cl, lives, reqs, end_s)
     # Canonical row order (start time, then replica): the same whether replicas ran in one
     # process or several, interleaved or one after another.
-    steps = step_frame(cl.step_rows).sort_values(["time_s", "replica"], kind="stable", ignore_index=True)
+    steps = step_frame(cl.step_rows, cl.int_columns).sort_values(["time_s", "replica"], kind="stable", ignore_index=True)
     phase = np.where(steps["batch"] > 0, np.where(steps["prefill_seqs"] > 0, "mixed", "decode"), "prefill")
     steps.insert(2, "phase", phase)
     # FLOPs the replica could have done in the iteration but did not (capacity × time − used).

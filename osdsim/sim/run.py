@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import itertools
 import math
+from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,7 +106,10 @@ class Cluster:
         self.rejected_steps = np.zeros(n)
         self.rejected = np.zeros(n, dtype=bool)  # could never fit in the KV cache
 
-        self.step_rows: list = []  # one iteration's row after another, flat (results.STEP_COLUMNS)
+        # One iteration's row after another, flat, as float64 (results.STEP_COLUMNS), and for the
+        # columns whose Python values may be int or float, whether every value so far was an int.
+        self.step_rows = array("d")
+        self.int_columns = {"time_s": True, "prompt_tokens": True}
         self.update_rows: list[tuple] = []
         self.dispatched = scenario.router == "least_outstanding" and scenario.replicas > 1
         self.dispatch_done = False
@@ -182,7 +186,8 @@ PER_REQUEST = ("first_token_s", "finish_s", "replica", "steps", "accepted", "rej
 class _Part:
     """What a worker process sends back: its replicas' rows, per-request results and live batches."""
 
-    step_rows: list
+    step_rows: array
+    int_columns: dict
     update_rows: list
     ids: np.ndarray
     arrays: dict
@@ -218,7 +223,8 @@ def _run_part_now(scenario: Scenario, cost, indices: list[int]) -> _Part:
     cl.flush_logs()
     ids = np.flatnonzero(np.isin(cl.replica, indices))
     live = [r.live() for r in reps]
-    return _Part(cl.step_rows, cl.update_rows, ids, {k: getattr(cl, k)[ids] for k in PER_REQUEST}, live, end_s)
+    return _Part(cl.step_rows, cl.int_columns, cl.update_rows, ids, {k: getattr(cl, k)[ids] for k in PER_REQUEST},
+                 live, end_s)
 
 
 def _run_parallel(scenario: Scenario, cost, workers: int) -> SimResult:
@@ -235,6 +241,7 @@ def _run_parallel(scenario: Scenario, cost, workers: int) -> SimResult:
     lives = []
     for part in parts:
         cl.step_rows += part.step_rows
+        cl.int_columns = {k: v and part.int_columns[k] for k, v in cl.int_columns.items()}
         cl.update_rows += part.update_rows
         for name, values in part.arrays.items():
             getattr(cl, name)[part.ids] = values
