@@ -120,26 +120,45 @@ def block_summary(label: str, path: str, window: int = 50) -> list[dict]:
     return out
 
 
+def small_models_built(args) -> bool:
+    from osdsim.real import small
+
+    names = ["target"] + [f"draft-{d}" for d in filter(None, args.drafts.split(","))]
+    if args.online_checkpoint or args.offline_dir:
+        names.append(f"draft-{args.online_size}")
+    return all((small.model_dir(small.PRESETS[n], args.seed) / "osdsim.json").exists() for n in names)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--drafts", default="s,m,l", help="sizes of untouched drafts ('' for none)")
     p.add_argument("--domains", default="code,sql,math", help="domains of the speedup prompts")
-    p.add_argument("--gammas", default="1,2,3")
-    p.add_argument("--prompts-per-domain", type=int, default=6)
+    p.add_argument("--gammas", default="1,3")
+    p.add_argument("--prompts-per-domain", type=int, default=4)
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--online-checkpoint", help="a <trace>.draft.pt of an online run")
     p.add_argument("--online-size", default="m")
     p.add_argument("--offline-dir", help="an offline-distilled draft (osdsim distill --out)")
     p.add_argument("--traces", nargs="*", default=[], help="label=path of run traces to summarise")
     p.add_argument("--skip-speedup", action="store_true")
+    p.add_argument("--train", action="store_true", help="build the small models if not cached")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
     from osdsim.cli.common import table
-    from osdsim.real.env import import_torch
 
-    import_torch(args.threads)
+    try:
+        from osdsim.real.env import import_torch
+
+        import_torch(args.threads)
+    except ImportError:
+        print("bench_real: skipped (torch is not installed)")
+        return 0
+    if not args.skip_speedup and not args.train and not small_models_built(args):
+        print("bench_real: speedup part skipped: osdsim's small models are not built yet; run "
+              "`osdsim train` (about 20-30 min on 2 cores) or pass --train")
+        args.skip_speedup = True
     if not args.skip_speedup:
         rows = speedup_table(args)
         print(f"Greedy speculative decoding on {args.domains}, achieved vs predicted (decode "
