@@ -147,7 +147,7 @@ def _resume(args, distiller, checkpoint, torch, prepare_resume) -> int:
     if distiller is not None:
         last_update = -1
         if os.path.exists(checkpoint):
-            state = torch.load(checkpoint, weights_only=False)
+            state = torch.load(checkpoint, weights_only=True)  # untrusted file: tensors and plain data only
             distiller.load_state_dict(state)
             last_update = distiller.updates
     trace = prepare_resume(args.out, last_update)
