@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass
+@dataclass(slots=True)
 class Update:
     distiller: Distiller
     start_s: float
@@ -35,6 +35,9 @@ class Update:
 
 class Distiller:
     """Buffer and record counters of one draft; ``domains`` is the domain indices it serves."""
+
+    __slots__ = ("name", "serves", "serves_l", "serves_all", "interval", "buffer_size", "buffer_tokens",
+                 "records", "pending")
 
     def __init__(self, name: str, domains: np.ndarray, num_domains: int, interval: int, buffer_size: int):
         self.name = name

@@ -295,7 +295,7 @@ def serve(rep: Replica, now, horizon: float | None = None):
     times, arrivals = rep.assigned_s_l, rep.assigned_l
     n_times = len(times)
     pop, push, finish_update = waiting.popleft, waiting.append, rep.finish_update
-    rows_extend, first_token_log, finish_log = cl.step_rows.extend, cl.first_token_log, cl.finish_log
+    rows_extend, first_token_log, finish_log = cl.step_rows.fromlist, cl.first_token_log, cl.finish_log
     nan, inf = math.nan, math.inf
     add, multiply, minimum, greater_equal, count_nonzero, logical_not = np.add, np.multiply, np.minimum, \
         np.greater_equal, np.count_nonzero, np.logical_not
@@ -307,6 +307,8 @@ def serve(rep: Replica, now, horizon: float | None = None):
     n, counter, ctx_sum, alpha_sum, kv_used = rep.n, rep.counter, rep.ctx_sum, rep.alpha_sum, rep.kv_used
     pulled, next_s, alpha_l, scale_l = rep.pulled, rep.next_s, rep.alpha_l, rep.scale_l
     int_time, int_prompt = cl.int_columns["time_s"], cl.int_columns["prompt_tokens"]
+    exp_draws, pos = rep._exp, rep._pos  # the fast path's Exp(1) buffer (Replica.sample otherwise)
+    buffer_size = shared.buffer_size if shared is not None else 0
     try:
         while True:
             if next_s <= now:  # this replica's arrivals so far join the queue (round robin)
@@ -424,11 +426,10 @@ def serve(rep: Replica, now, horizon: float | None = None):
                 if gamma:
                     if fast:
                         # accepted = min(floor(E·scale), γ) = floor(min(E·scale, γ)); the cast floors.
-                        pos = rep._pos
-                        if pos + batch > len(rep._exp):
-                            rep._exp, pos = rep.rng.standard_exponential(max(EXP_BLOCK, batch)), 0
-                        rep._pos = pos + batch
-                        x = multiply(rep._exp[pos:pos + batch], svs[batch], out=pvs[batch])
+                        if pos + batch > len(exp_draws):
+                            exp_draws, pos = rep.rng.standard_exponential(max(EXP_BLOCK, batch)), 0
+                        x = multiply(exp_draws[pos:pos + batch], svs[batch], out=pvs[batch])
+                        pos += batch
                         acc = minimum(x, gammas[batch], out=x).astype(intp)
                         step = table.take(acc)
                     else:
@@ -439,8 +440,8 @@ def serve(rep: Replica, now, horizon: float | None = None):
                     packed = total // pack
                     accepted = packed - batch
                     alpha = alpha_l[0] if single else alpha_sum / batch
-                    if shared is not None:
-                        shared.add_mismatches(int(total - packed * pack))
+                    if shared is not None:  # Distiller.add_mismatches: a bounded buffer
+                        shared.buffer_tokens = min(buffer_size, shared.buffer_tokens + int(total - packed * pack))
                     elif online is not None:
                         _buffer_mismatches(rep, acc < gamma)
                 else:
@@ -491,8 +492,8 @@ def serve(rep: Replica, now, horizon: float | None = None):
             if int_time or int_prompt:  # the step table's int-or-float columns (results.step_frame)
                 int_time = int_time and type(start) is int
                 int_prompt = int_prompt and type(prompt_tokens) is int
-            rows_extend((start, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + first, first,
-                         accepted, seconds, flops, alpha, stall, updating))
+            rows_extend([start, idx, batch, prefill_seqs, prompt_tokens, in_system, gamma, tokens + first, first,
+                         accepted, seconds, flops, alpha, stall, updating])
             if updating and now >= update.min_end_s - 1e-12 and update.flops_left <= 0.0:  # dist.done
                 rep.alpha_sum = alpha_sum
                 finish_update(now)
@@ -502,6 +503,8 @@ def serve(rep: Replica, now, horizon: float | None = None):
         cl.int_columns["prompt_tokens"] = cl.int_columns["prompt_tokens"] and int_prompt
         rep.n, rep.counter, rep.ctx_sum, rep.alpha_sum, rep.kv_used = n, counter, ctx_sum, alpha_sum, kv_used
         rep.pulled, rep.next_s = pulled, next_s
+        if fast:
+            rep._exp, rep._pos = exp_draws, pos
 
 
 def _buffer_mismatches(rep: Replica, rejected: np.ndarray) -> None:
