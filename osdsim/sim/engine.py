@@ -60,8 +60,8 @@ class Replica:
 
     ``rows`` columns: Y = rejections − K·(tokens still to emit), 1/−ln α of the sequence's
     domain (the scale that turns an Exp(1) draw into a Geometric accepted count), the replica's
-    step counter when the sequence joined, request id, domain index. ``rows`` never moves, so
-    the views of its first k rows are made once (``yvs[k]`` etc.).
+    step counter when the sequence joined, request id, domain index. ``rows`` only moves when
+    it grows (``grow``), so the views of its first k rows are made once (``yvs[k]`` etc.).
     """
 
     def __init__(self, index: int, cluster, rng: np.random.Generator):
@@ -72,15 +72,9 @@ class Replica:
         self.pulled, self.next_s = 0, math.inf
         self.wake = None  # least_outstanding: event the dispatcher triggers
         self.kv_used = 0.0
-        cap = cluster.max_batch + 1
-        self.rows = rows = np.zeros((cap, COLS))
         self.n = 0  # sequences in the running batch
-        flags, ones, buf = np.zeros(cap, dtype=bool), np.ones(cap), np.empty(cap)
-        sizes = range(cap + 1)
-        self.lives = [rows[:k] for k in sizes]
-        self.yvs = [rows[:k, Y] for k in sizes]
-        self.svs = [rows[:k, SCALE] for k in sizes]
-        self.bvs, self.ones, self.pvs = [flags[:k] for k in sizes], [ones[:k] for k in sizes], [buf[:k] for k in sizes]
+        self._gammas: dict[int, list[np.ndarray]] = {}
+        self.grow(min(cluster.max_batch, 256))
         self.ctx_sum = 0.0  # Σ context over the batch (prompt + emitted)
         self.alpha_sum = 0.0  # Σ expected α over the batch
         self.counter = 0  # decode steps run so far
@@ -88,12 +82,25 @@ class Replica:
         self.prefill_q: deque[list[int]] = deque()  # chunked prefill: [request, prompt tokens left]
         self._exp, self._pos = _EMPTY, 0
         self._tables: dict[int, np.ndarray] = {}
-        self._gammas: dict[int, list[np.ndarray]] = {}
         # Online distillation: per-domain records trained on, and one distiller per draft.
         self.n_trained = [0.0] * cluster.num_domains
         self.distillers: list[dist.Distiller] = []
         self.update: dist.Update | None = None
         self.refresh_acceptance()
+
+    def grow(self, capacity: int) -> None:
+        """Room for ``capacity`` sequences (the live rows are kept) and the views of them."""
+        old, cap = getattr(self, "rows", None), capacity + 1
+        self.rows = rows = np.zeros((cap, COLS))
+        if old is not None:
+            rows[:self.n] = old[:self.n]
+        flags, ones, buf = np.zeros(cap, dtype=bool), np.ones(cap), np.empty(cap)
+        sizes = range(cap + 1)
+        self.lives = [rows[:k] for k in sizes]
+        self.yvs = [rows[:k, Y] for k in sizes]
+        self.svs = [rows[:k, SCALE] for k in sizes]
+        self.bvs, self.ones, self.pvs = [flags[:k] for k in sizes], [ones[:k] for k in sizes], [buf[:k] for k in sizes]
+        self._gammas.clear()
 
     def set_assigned(self, ids: np.ndarray, arrival_s: np.ndarray) -> None:
         """Round robin: the requests routed here up front, in arrival order."""
@@ -451,6 +458,12 @@ def serve(rep: Replica, now, horizon: float | None = None):
             if joining:  # prefilled requests emit their first token and join the running batch
                 rep.prefilling = []
                 first_token_log.append((now, joining))
+                if n + len(joining) >= len(rows):  # more room (max_batch bounds the batch)
+                    rep.grow(min(max_batch, 2 * (n + len(joining))))
+                    rows, lives, yvs, svs, pvs, bvs, ones = rep.rows, rep.lives, rep.yvs, rep.svs, rep.pvs, \
+                        rep.bvs, rep.ones
+                    if fast:
+                        gammas = rep.gamma_columns(fixed_gamma)
                 prompts, alphas = 0, 0
                 for i in joining:
                     d, y = domain_l[i], y0_l[i]

@@ -93,7 +93,7 @@ class Cluster:
         top = max(int(self.output.max()) if n else 1, self.max_batch) + 2
         self.pack = float(1 << top.bit_length())
         gamma_max = max(scenario.max_gamma, scenario.gamma if isinstance(scenario.gamma, int) else 0)
-        if self.pack * (top + gamma_max + 2) * (self.max_batch + 1) >= 2.0**53:
+        if self.pack * max(top + gamma_max + 2, (self.max_batch + 1) * (gamma_max + 2)) >= 2.0**53:
             raise ValueError("workload: output_tokens too large for the simulator's exact step counters")
         # Y of a joining request (its first token came from the prefill): −pack·(output − 1).
         self.y0_l = (self.pack * (1.0 - self.output)).tolist()
