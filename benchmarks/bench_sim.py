@@ -1,11 +1,12 @@
 """Benchmark: one simulated hour at 100 requests/s on 4 replicas of a 7B target, γ = 5, OSD on.
 
 Prints simulated seconds per wall second and peak memory. Goal (issue 3): the hour in < 10 s
-wall and < 1 GiB on the 2-core development machine. Measured there (shared, load average 4-6):
-380k iterations in 18-24 s CPU, 27-34 s wall, 0.68 GiB peak RSS — the memory goal is met, the
-time goal is not (~47 µs per iteration: ~16 µs of numpy on the batch, the rest SimPy, Python
-bookkeeping and the prefill iterations of the V0 scheduler). ``--duration-s`` shortens the run;
-``--profile`` prints the top of a cProfile of it.
+wall and < 1 GiB on the 2-core development machine (shared: CPU time rises with the load too).
+380k iterations (64% prefill-only, V0 scheduler). Before the engine rework: 18-24 s CPU, 27-34 s
+wall at load 4-6 (14.6 s at load 1), 0.66 GiB. After it (same seed, bit-identical tables):
+5.2-5.5 s CPU and wall at load 1, 6.9-7.8 s at load 3 (14-20 us per iteration), 0.57 GiB; goal
+met. --workers 2 does not help on the loaded 2-core machine (8.6 s wall at load 2.5).
+``--duration-s`` shortens the run; ``--profile`` prints the top of a cProfile of it.
 
     .venv/bin/python benchmarks/bench_sim.py [--duration-s 3600] [--workers 2] [--prefill-chunk 512]
         [--profile] [--json]
