@@ -232,10 +232,6 @@ class Replica:
                 "accepted": self.cl.output[ids] - 1.0 + over - steps, "rejected": live[:, Y] - pack * over}
 
     @property
-    def ids(self) -> np.ndarray:
-        return self.rows[:self.n, ID].astype(np.int64)
-
-    @property
     def dom(self) -> np.ndarray:
         return self.rows[:self.n, DOM].astype(np.int64)
 
