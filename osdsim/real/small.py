@@ -51,6 +51,9 @@ PRESETS = {
     "draft-s": SmallModel("draft-s", 64, 2, 2, 176, True, GENERAL, steps=300),
     "draft-m": SmallModel("draft-m", 160, 2, 4, 432, True, GENERAL, steps=300),
     "draft-l": SmallModel("draft-l", 256, 4, 4, 688, True, GENERAL, steps=300),
+    # `osdsim demo` on a fresh machine: the same recipe at a size that trains in ~3 minutes here.
+    "demo-target": SmallModel("demo-target", 256, 4, 4, 688, False, ALL, steps=300),
+    "demo-draft": SmallModel("demo-draft", 64, 2, 2, 176, True, GENERAL, steps=200),
 }
 
 
