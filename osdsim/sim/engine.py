@@ -44,6 +44,7 @@ _EMPTY = np.zeros(0)
 Y, SCALE, START, ID, DOM = range(5)
 COLS = 5
 EXP_BLOCK = 1 << 16  # standard exponentials drawn per refill of the sampling buffer
+CLIP_SCALE = 1e15  # largest 1/−ln α for which E·scale is cast to an integer without capping first
 
 
 class IdleWait:
@@ -309,6 +310,9 @@ def serve(rep: Replica, now, horizon: float | None = None):
         table, gammas = rep.table(fixed_gamma), rep.gamma_columns(fixed_gamma)
     n, counter, ctx_sum, alpha_sum, kv_used = rep.n, rep.counter, rep.ctx_sum, rep.alpha_sum, rep.kv_used
     pulled, next_s, alpha_l, scale_l = rep.pulled, rep.next_s, rep.alpha_l, rep.scale_l
+    # E·scale stays far below 2^63 (Exp(1) draws are < 40) unless some α is 1 (scale 1e300): then
+    # the cast could overflow, so cap at γ before it instead of clipping the table index after.
+    clip = max(scale_l) <= CLIP_SCALE
     int_time, int_prompt = cl.int_columns["time_s"], cl.int_columns["prompt_tokens"]
     exp_draws, pos = rep._exp, rep._pos  # the fast path's Exp(1) buffer (Replica.sample otherwise)
     buffer_size = shared.buffer_size if shared is not None else 0
@@ -335,6 +339,7 @@ def serve(rep: Replica, now, horizon: float | None = None):
                     rep.alpha_sum = alpha_sum
                     finish_update(now)
                     alpha_sum, alpha_l, scale_l = rep.alpha_sum, rep.alpha_l, rep.scale_l
+                    clip = max(scale_l) <= CLIP_SCALE
                     continue
             batch = n
             admitted = []
@@ -386,6 +391,7 @@ def serve(rep: Replica, now, horizon: float | None = None):
                         rep.alpha_sum = alpha_sum
                         finish_update(resumed)
                         alpha_sum, alpha_l, scale_l = rep.alpha_sum, rep.alpha_l, rep.scale_l
+                        clip = max(scale_l) <= CLIP_SCALE
                 now = resumed
                 continue
             rep.prefilling = joining
@@ -433,8 +439,12 @@ def serve(rep: Replica, now, horizon: float | None = None):
                             exp_draws, pos = rep.rng.standard_exponential(max(EXP_BLOCK, batch)), 0
                         x = multiply(exp_draws[pos:pos + batch], svs[batch], out=pvs[batch])
                         pos += batch
-                        acc = minimum(x, gammas[batch], out=x).astype(intp)
-                        step = table.take(acc)
+                        if clip:  # take(mode="clip") caps the index at γ
+                            acc = x.astype(intp)
+                            step = table.take(acc, mode="clip")
+                        else:
+                            acc = minimum(x, gammas[batch], out=x).astype(intp)
+                            step = table.take(acc)
                     else:
                         acc = rep.sample(gamma, batch)
                         step = rep.table(gamma).take(acc)
@@ -507,6 +517,7 @@ def serve(rep: Replica, now, horizon: float | None = None):
                 rep.alpha_sum = alpha_sum
                 finish_update(now)
                 alpha_sum, alpha_l, scale_l = rep.alpha_sum, rep.alpha_l, rep.scale_l
+                clip = max(scale_l) <= CLIP_SCALE
     finally:
         cl.int_columns["time_s"] = cl.int_columns["time_s"] and int_time
         cl.int_columns["prompt_tokens"] = cl.int_columns["prompt_tokens"] and int_prompt
