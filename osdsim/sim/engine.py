@@ -137,9 +137,9 @@ class Replica:
                 self.svs[n][:] = self.scale_l[0]
                 self.alpha_sum = self.alpha_l[0] * n
             else:
-                dom = self.lives[n][:, DOM].astype(np.intp)
-                self.svs[n][:] = np.array(self.scale_l).take(dom)
-                self.alpha_sum = float(np.add.reduce(np.array(self.alpha_l).take(dom)))  # = [dom].sum()
+                per_row = np.array((self.scale_l, self.alpha_l)).take(self.lives[n][:, DOM].astype(np.intp), axis=1)
+                self.svs[n][:] = per_row[0]
+                self.alpha_sum = float(np.add.reduce(per_row[1]))  # = np.asarray(alpha_l)[dom].sum()
         if cl.gamma_policy == "goodput":
             grid = range(cl.max_gamma + 1)
             self.etok = np.array([[model.expected_tokens(g, d, n) for d, n in zip(names, self.n_trained)]
@@ -342,7 +342,7 @@ def serve(rep: Replica, now, horizon: float | None = None):
                     clip = max(scale_l) <= CLIP_SCALE
                     continue
             batch = n
-            admitted = []
+            admitted, admitted_prompts = [], 0
             if waiting:  # FIFO admission within max_batch and the KV capacity
                 room = max_batch - n - len(prefill_q)
                 while waiting and len(admitted) < room:
@@ -357,12 +357,13 @@ def serve(rep: Replica, now, horizon: float | None = None):
                     pop()
                     kv_used += need
                     admitted.append(i)
+                    admitted_prompts += prompt_l[i]
             # Prefill work this iteration: whole prompts in an iteration of their own (vLLM V0), or
             # up to `chunk` prompt tokens riding along with the decode step (chunked prefill).
             if chunk is None:
                 joining, prompt_tokens, prefill_seqs = admitted, 0, len(admitted)
                 if admitted:
-                    prompt_tokens = sum([prompt_l[i] for i in admitted])
+                    prompt_tokens = admitted_prompts  # = sum(prompt_l[i] for i in admitted)
                     batch = 0
             else:
                 prefill_q.extend([i, prompt_l[i]] for i in admitted)
