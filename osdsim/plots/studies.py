@@ -17,6 +17,11 @@ def _need(df: pd.DataFrame, cols, fn: str) -> None:
         raise ValueError(f"{fn} needs column(s) {', '.join(missing)}")
 
 
+def _series(df: pd.DataFrame):
+    """(name, part) per value of an optional ``series`` column; one unnamed group without it."""
+    return df.groupby("series", sort=False) if "series" in df.columns else [("", df)]
+
+
 def latency_vs_rate(df: pd.DataFrame, metric: str = "latency", title: str | None = None):
     """p50 (solid) and p99 (dashed) of ``metric`` vs arrival rate, one colour per ``mode``.
 
@@ -43,8 +48,7 @@ def speedup_vs_rate(df: pd.DataFrame, title: str = "Speedup over plain decoding 
     """Columns: rate, speedup, optional series (one line each)."""
     _need(df, ["rate", "speedup"], "speedup_vs_rate")
     fig, ax = new_figure()
-    groups = df.groupby("series", sort=False) if "series" in df.columns else [("", df)]
-    for name, part in groups:
+    for name, part in _series(df):
         part = part.sort_values("rate")
         ax.plot(part["rate"], part["speedup"], marker="o", markersize=3, label=str(name) or None)
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
@@ -57,12 +61,21 @@ def speedup_vs_rate(df: pd.DataFrame, title: str = "Speedup over plain decoding 
 
 
 def replicas_vs_load(df: pd.DataFrame, title: str = "GPUs needed to meet the SLO"):
-    """Columns: rate, mode, gpus (missing/NaN where not met). Step plot, one line per mode."""
+    """Columns: rate, mode, gpus (NaN where not met). Grouped bars: one group per rate, a bar per mode."""
     _need(df, ["rate", "mode", "gpus"], "replicas_vs_load")
     fig, ax = new_figure()
-    for mode, part in df.groupby("mode", sort=False):
-        part = part.sort_values("rate")
-        ax.step(part["rate"], part["gpus"], where="post", marker="o", markersize=3, label=str(mode))
+    rates = sorted(df["rate"].unique())
+    modes = list(dict.fromkeys(df["mode"]))
+    width = 0.8 / max(1, len(modes))
+    for i, mode in enumerate(modes):
+        part = df[df["mode"] == mode].set_index("rate")["gpus"]
+        heights = [float(part.get(r, float("nan"))) for r in rates]
+        xs = [j + (i - (len(modes) - 1) / 2) * width for j in range(len(rates))]
+        bars = ax.bar(xs, [0 if h != h else h for h in heights], width, label=str(mode))
+        for bar, h in zip(bars, heights):
+            ax.annotate("not met" if h != h else f"{h:g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(rates)), [f"{r:g}" for r in rates])
     ax.set_xlabel("arrival rate (requests/s)")
     ax.set_ylabel("GPUs")
     ax.legend(fontsize=8)
@@ -74,8 +87,7 @@ def speedup_vs_draft_size(df: pd.DataFrame, title: str = "Speedup vs draft size"
     """Columns: draft_params, speedup; optional alpha and c (annotated), series (one line each)."""
     _need(df, ["draft_params", "speedup"], "speedup_vs_draft_size")
     fig, ax = new_figure()
-    groups = df.groupby("series", sort=False) if "series" in df.columns else [("", df)]
-    for name, part in groups:
+    for name, part in _series(df):
         part = part.sort_values("draft_params")
         ax.plot(part["draft_params"], part["speedup"], marker="o", label=str(name) or None)
         if {"alpha", "c"} <= set(part.columns):
@@ -98,8 +110,7 @@ def vs_update_interval(df: pd.DataFrame, title: str = "Online draft updates: int
     fig, axes = new_figure(ncols=2, width=4.4)
     ax1, ax2 = axes.flat
     part = df.sort_values("update_interval")
-    groups = part.groupby("series", sort=False) if "series" in part.columns else [("", part)]
-    for name, g in groups:
+    for name, g in _series(part):
         ax1.plot(g["update_interval"], g["speedup"], marker="o", label=str(name) or None)
         ax2.plot(g["update_interval"], g["latency_p50_s"], marker="o", label=str(name) or None)
     for ax in (ax1, ax2):
