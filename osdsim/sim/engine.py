@@ -126,18 +126,20 @@ class Replica:
             self.alpha_l = [model.expected_alpha(d, n) for d, n in zip(names, self.n_trained)]
             # accepted = floor(E / −ln α), E ~ Exp(1), capped at γ, is Geometric: P(≥ k) = α^k.
             self.scale_l = [_geometric_scale(a) for a in self.alpha_l]
+            self._per_domain = np.array((self.scale_l, self.alpha_l))
         else:  # α is a function of (domain, records trained on): the others stay as they are
-            self.alpha_l, self.scale_l = alpha_l, scale_l = list(self.alpha_l), list(self.scale_l)
+            alpha_l, scale_l, per_domain = self.alpha_l, self.scale_l, self._per_domain
             for d in changed:
                 alpha_l[d] = a = model.expected_alpha(names[d], self.n_trained[d])
-                scale_l[d] = _geometric_scale(a)
+                scale_l[d] = per_domain[0, d] = _geometric_scale(a)
+                per_domain[1, d] = a
         n = self.n
         if n:
             if cl.num_domains == 1:
                 self.svs[n][:] = self.scale_l[0]
                 self.alpha_sum = self.alpha_l[0] * n
             else:
-                per_row = np.array((self.scale_l, self.alpha_l)).take(self.lives[n][:, DOM].astype(np.intp), axis=1)
+                per_row = self._per_domain.take(self.lives[n][:, DOM].astype(np.intp), axis=1)
                 self.svs[n][:] = per_row[0]
                 self.alpha_sum = float(np.add.reduce(per_row[1]))  # = np.asarray(alpha_l)[dom].sum()
         if cl.gamma_policy == "goodput":
@@ -291,6 +293,7 @@ def serve(rep: Replica, now, horizon: float | None = None):
     shared = distillers[0] if len(distillers) == 1 else None
     many = online is not None and shared is None
     interval = shared.interval if shared is not None else 0
+    all_served = shared is not None and shared.serves_all
     dispatched, pack, max_batch = cl.dispatched, cl.pack, cl.max_batch
     prompt_l, kv_need, kv_capacity, y0_l, domain_l = cl.prompt_l, cl.kv_need_l, cl.kv_capacity, cl.y0_l, cl.domain_l
     step_memo, prefill_memo, bucket = pricer._steps, pricer._prefills, pricer.bucket
@@ -495,18 +498,29 @@ def serve(rep: Replica, now, horizon: float | None = None):
                 rows[:m] = live.compress(logical_not(finished), axis=0)
                 n = rep.n = m
                 finish_log.append((now, counter, done))
-                doms, freed, alphas = [], 0, 0
-                for y, _, _, i, d in done.tolist():
-                    d = int(d)
-                    doms.append(d)
-                    overshoot += y // pack  # tokens the last step drew beyond the output
-                    freed += kv_need[int(i)]
-                    alphas += alpha_l[d]
+                freed, alphas = 0, 0
+                if all_served:  # one draft for every domain: Distiller.add_records, inline
+                    records = shared.records
+                    for y, _, _, i, d in done.tolist():
+                        d = int(d)
+                        records[d] += 1
+                        overshoot += y // pack  # tokens the last step drew beyond the output
+                        freed += kv_need[int(i)]
+                        alphas += alpha_l[d]
+                    shared.pending += len(done)
+                else:
+                    doms = []
+                    for y, _, _, i, d in done.tolist():
+                        d = int(d)
+                        doms.append(d)
+                        overshoot += y // pack
+                        freed += kv_need[int(i)]
+                        alphas += alpha_l[d]
+                    for d in distillers:
+                        d.add_records(doms)
                 kv_used -= freed
                 ctx_sum -= freed
                 alpha_sum -= alphas
-                for d in distillers:
-                    d.add_records(doms)
             tokens = accepted + batch - overshoot  # Σ min(1 + accepted, remaining), exact integers
             ctx_sum += tokens
             if int_time or int_prompt:  # the step table's int-or-float columns (results.step_frame)
