@@ -3,9 +3,10 @@
 Prints simulated seconds per wall second and peak memory. Goal (issue 3): the hour in < 10 s
 wall and < 1 GiB on the 2-core development machine (shared: CPU time rises with the load too).
 380k iterations (64% prefill-only, V0 scheduler). Before the engine rework: 18-24 s CPU, 27-34 s
-wall at load 4-6 (14.6 s at load 1), 0.66 GiB. After it (same seed, bit-identical tables):
-5.2-5.5 s CPU and wall at load 1, 6.9-7.8 s at load 3 (14-20 us per iteration), 0.57 GiB; goal
-met. --workers 2 does not help on the loaded 2-core machine (8.6 s wall at load 2.5).
+wall at load 4-6; 14.6-20 s at load 1-2.5 (43-53 us per iteration), 0.66 GiB. After it (same
+seed, bit-identical tables): 5.0-6.4 s CPU and wall at load 1-2.5 (13-17 us per iteration; the
+old code measured 16.4 s in the same minutes), ~8 s at load 3, 0.57 GiB: goal met. --workers 2
+does not help on the loaded 2-core machine (8.6 s wall at load 2.5).
 ``--duration-s`` shortens the run; ``--profile`` prints the top of a cProfile of it.
 
     .venv/bin/python benchmarks/bench_sim.py [--duration-s 3600] [--workers 2] [--prefill-chunk 512]
