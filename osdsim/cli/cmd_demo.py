@@ -229,7 +229,9 @@ def run(args) -> Result:
         raise ValueError(f"the committed learning curves {curves} are missing; run the demo from a checkout")
     if not args.skip_real:
         try:
-            import torch  # noqa: F401
+            from osdsim.real.env import import_torch
+
+            import_torch()  # passive OpenMP waits before torch loads: training shares the cores
         except ImportError:
             st.say("torch is not installed: skipping the real run (pip install 'osdsim[real]')")
             args.skip_real = True
