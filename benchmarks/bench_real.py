@@ -84,7 +84,7 @@ def speedup_table(args) -> list[dict]:
         drafts.append((f"draft-{size}", d))
     if args.online_checkpoint:
         d = load_pair(None, None, args.online_size, seed=args.seed, progress=False).draft
-        d.load_state_dict(torch.load(args.online_checkpoint, weights_only=False)["draft"])
+        d.load_state_dict(torch.load(args.online_checkpoint, weights_only=True)["draft"])
         drafts.append((f"draft-{args.online_size}-online", d.eval()))
     if args.offline_dir:
         drafts.append((f"draft-{args.online_size}-offline", load_model(args.offline_dir)))
@@ -144,6 +144,8 @@ def main(argv=None) -> int:
     p.add_argument("--train", action="store_true", help="build the small models if not cached")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--csv", help="also write the speedup table here, with draft_params/speedup/series "
+                   "columns for `osdsim plot draft-size`")
     args = p.parse_args(argv)
 
     from osdsim.cli.common import table
@@ -168,6 +170,14 @@ def main(argv=None) -> int:
         errs = [abs(r["err_%"]) for r in rows]
         print(f"closed form |error|: median {statistics.median(errs):.1f}%, max {max(errs):.1f}%; "
               f"refined: median {statistics.median(abs(r['refined_err_%']) for r in rows):.1f}%")
+        if args.csv:
+            import pandas as pd
+
+            df = pd.DataFrame(rows)
+            df["draft_params"], df["speedup"] = df["params"], df["achieved"]
+            df["series"] = "measured, γ = " + df["gamma"].astype(str)
+            df.to_csv(args.csv, index=False)
+            print(f"wrote {args.csv}")
     summaries = []
     for item in args.traces:
         label, _, path = item.partition("=")
