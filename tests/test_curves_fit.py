@@ -28,3 +28,11 @@ def test_short_climbing_block_does_not_fit_alpha_one():
     fit = fit_learning_curves(_records(n, alpha))["domains"]["sql"]
     assert fit["scale"] <= 7.5 + 1e-9  # half the observed span
     assert fit["alpha_inf"] < 0.6
+
+
+def test_noise_without_a_trend_fits_a_flat_line():
+    # 16 records of pure noise around 0.4: a free exponential would chase it (a step of a tiny
+    # scale, or a trend); Akaike's criterion keeps the flat mean.
+    alpha = 0.4 + np.random.default_rng(1).normal(0, 0.08, 16)
+    fit = fit_learning_curves(_records(np.arange(16.0), alpha))["domains"]["sql"]
+    assert fit["alpha0"] == fit["alpha_inf"] == pytest.approx(alpha.mean())

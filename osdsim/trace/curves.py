@@ -59,6 +59,16 @@ def _fit_one(n: np.ndarray, alpha: np.ndarray) -> dict[str, float]:
             bounds=([0.0, 0.0, 1e-6], [1.0, 1.0, max_scale]), maxfev=20000)
     except (RuntimeError, ValueError):
         return flat
+    # Keep the curve only if it explains the data better than a flat line by more than its two
+    # extra parameters (Akaike's criterion): a short, noisy block otherwise fits a spurious
+    # step (a tiny scale) or a spurious trend.
+    def aic(sse: float, k: int) -> float:
+        return len(alpha) * np.log(max(sse, 1e-12) / len(alpha)) + 2 * k
+
+    sse_curve = float(np.sum((alpha - exp_curve(n, a0, ainf, scale)) ** 2))
+    sse_flat = float(np.sum((alpha - mean) ** 2))
+    if aic(sse_curve, 3) >= aic(sse_flat, 1):
+        return flat
     return {"alpha0": float(a0), "alpha_inf": float(ainf), "scale": float(scale)}
 
 
