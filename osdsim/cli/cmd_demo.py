@@ -147,9 +147,9 @@ def service_scenario(curves: Path) -> dict:
     """Vicuna-7B + LLaMA-160M on A100-80Gs, domains and learning curves from a real run."""
     import json
 
-    domains = sorted(json.loads(curves.read_text())["domains"])
+    domains = list(json.loads(curves.read_text())["domains"])  # the real stream's order
     return {
-        "seed": 0, "target": TARGET, "draft": DRAFT, "hardware": HARDWARE, "max_batch": 64, "gamma": "goodput",
+        "seed": 0, "target": TARGET, "draft": DRAFT, "hardware": HARDWARE, "max_batch": 64, "gamma": 2,
         "workload": {"arrival": "poisson", "rate": 8.0, "num_requests": 1500,
                      "prompt_tokens": {"dist": "lognormal", "mean": 256, "cv": 0.6},
                      "output_tokens": {"dist": "lognormal", "mean": 128, "cv": 0.5},

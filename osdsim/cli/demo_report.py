@@ -87,8 +87,8 @@ def write_report(out: Path, figures: Path, results: dict, timings: dict, curves:
     parts += [
         "## 4. Simulated service: Vicuna-7B + LLaMA-160M on A100-80G",
         "",
-        f"Learning curves from `{curves}`; Poisson arrivals, blocks of 500 records per domain; γ chosen "
-        "per step for goodput. The curves are those measured on the small CPU pair above, used as a "
+        f"Learning curves from `{curves}`; Poisson arrivals, blocks of 500 records per domain; γ = 2 "
+        "(the sweep and the plan below also try the goodput policy). The curves are those measured on the small CPU pair above, used as a "
         "what-if for the 7B pair: a weak draft's α keeps speculation near or below 1×, and OSD's gain is "
         "the distance between the first two rows. Run `osdsim run` on your own pair and point "
         "`acceptance.curves` at its trace's `.curves.json` for your answer.",
