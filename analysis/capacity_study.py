@@ -44,7 +44,7 @@ def main() -> None:
     for rate in RATES:
         base = with_measured_curves({**BASE, "workload": {**BASE["workload"], "rate": float(rate),
                                                           "num_requests": args.requests}})
-        for row in plan(base, SLO_TPOT, summary, modes=("plain", "spec", "osd"), gammas=[2, 4]):
+        for row in plan(base, SLO_TPOT, summary, modes=("plain", "spec", "osd"), gammas=[2, "goodput"]):
             rows.append({"rate": rate, **row})
     df = pd.DataFrame(rows)
     best = df[df["best"]]
