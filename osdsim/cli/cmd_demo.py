@@ -105,10 +105,11 @@ class Stages:
 
 def closed_forms(figures: Path, out: Path) -> dict:
     from osdsim.plots.speedup import speedup_vs_alpha
+    from osdsim.plots.style import save
 
     grid = speedup_grid()
     grid.to_csv(out / "speedup_grid.csv", index=False)
-    speedup_vs_alpha(grid).savefig(figures / "speedup_vs_alpha.png", dpi=120)
+    save(speedup_vs_alpha(grid), figures / "speedup_vs_alpha.png")
     batches = batch_study()
     batches.to_csv(out / "batch_study.csv", index=False)
     pick = grid[grid["alpha"].isin([0.5, 0.7, 0.8, 0.9])].pivot_table(
@@ -163,6 +164,7 @@ def simulate_service(figures: Path, out: Path, scenario: dict) -> dict:
     import json
 
     from osdsim.plots.online import alpha_over_records
+    from osdsim.plots.style import save
     from osdsim.sim import load_scenario, simulate
 
     online = simulate(load_scenario(scenario))
@@ -176,7 +178,7 @@ def simulate_service(figures: Path, out: Path, scenario: dict) -> dict:
     fig = alpha_over_records({"OSD (online updates)": as_records(online.requests),
                               "static draft": as_records(frozen.requests)},
                              title=f"Simulated {TARGET} + {DRAFT} on {HARDWARE}: α with measured learning curves")
-    fig.savefig(figures / "demo_sim_alpha.png", dpi=120)
+    save(fig, figures / "demo_sim_alpha.png")
     keys = ("speedup", "mean_alpha", "latency_p50_s", "latency_p99_s", "tpot_p99_s", "throughput_tok_s",
             "updates", "update_stall_s", "flops_utilisation")
     return {"online": {k: online.summary.get(k) for k in keys},
@@ -188,6 +190,7 @@ def what_if(st: Stages, figures: Path, out: Path, scenario_path: Path) -> dict:
     import pandas as pd
 
     from osdsim.plots.studies import speedup_vs_rate
+    from osdsim.plots.style import save
 
     table_path = out / "sweep.csv"
     st.call(["sweep", str(scenario_path), "--axis", "rate=2,8,16,24,32", "--axis", "gamma=2,4,goodput",
@@ -195,8 +198,7 @@ def what_if(st: Stages, figures: Path, out: Path, scenario_path: Path) -> dict:
     df = pd.read_csv(table_path)
     df["series"] = "γ = " + df["gamma"].astype(str)
     df = df.rename(columns={"workload.rate": "rate"})
-    speedup_vs_rate(df, title=f"What-if: OSD speedup vs load ({TARGET} + {DRAFT}, {HARDWARE})").savefig(
-        figures / "demo_speedup_vs_rate.png", dpi=120)
+    save(speedup_vs_rate(df, title=f"What-if: OSD speedup vs load ({TARGET} + {DRAFT}, {HARDWARE})"), figures / "demo_speedup_vs_rate.png")
     return {"rows": df[["rate", "gamma", "speedup", "mean_alpha", "latency_p50_s"]].to_dict("records")}
 
 
@@ -204,6 +206,7 @@ def capacity(st: Stages, figures: Path, out: Path, scenario_path: Path) -> dict:
     import pandas as pd
 
     from osdsim.plots.studies import replicas_vs_load
+    from osdsim.plots.style import save
 
     argv = ["plan", str(scenario_path), "--slo", f"tpot_p99_s={SLO_TPOT_S}", "--gamma", "2", "--gamma", "goodput",
             "--set", "workload.num_requests=600", "--out", str(out / "plan.csv")]
@@ -212,8 +215,7 @@ def capacity(st: Stages, figures: Path, out: Path, scenario_path: Path) -> dict:
     st.call(argv)
     df = pd.read_csv(out / "plan.csv")
     best = df[df["best"]].fillna({"draft": "-"})
-    replicas_vs_load(best, title=f"A100-80Gs for TPOT p99 ≤ {SLO_TPOT_S * 1000:.0f} ms").savefig(
-        figures / "demo_replicas_vs_load.png", dpi=120)
+    save(replicas_vs_load(best, title=f"A100-80Gs for TPOT p99 ≤ {SLO_TPOT_S * 1000:.0f} ms"), figures / "demo_replicas_vs_load.png")
     return {"best": best[["rate", "mode", "draft", "gamma", "replicas", "gpus", "tpot_p99_s"]].to_dict("records")}
 
 

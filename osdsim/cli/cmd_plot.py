@@ -70,5 +70,7 @@ def run(args) -> Result:
         kwargs["metric"] = "tpot"
     fig = fn(df, **kwargs)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=args.dpi)
+    from osdsim.plots.style import save
+
+    save(fig, out, dpi=args.dpi)
     return Result({"kind": args.kind, "out": str(out), "rows": len(df)}, f"wrote {out}")

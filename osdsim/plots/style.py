@@ -22,3 +22,9 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float
             ax.spines[side].set_visible(False)
         ax.set_prop_cycle(color=PALETTE)
     return fig, (axes[0, 0] if nrows == ncols == 1 else axes)
+
+
+def save(fig, path, dpi: int = 120) -> None:
+    """Write ``fig`` (PNG or SVG by the suffix) and release it: pyplot keeps figures until closed."""
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
