@@ -8,13 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from osdsim.plots.style import need as _need
 from osdsim.plots.style import new_figure
-
-
-def _need(df: pd.DataFrame, cols, fn: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"{fn} needs column(s) {', '.join(missing)}")
 
 
 def _series(df: pd.DataFrame):

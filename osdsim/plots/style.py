@@ -11,6 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 PALETTE = ["#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2e4057", "#b5651d"]
 
 
+def need(df, cols, fn: str) -> None:
+    """Raise ValueError naming the columns of ``df`` that plot function ``fn`` needs and lacks."""
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{fn} needs column(s) {', '.join(missing)}")
+
+
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float = 3.6):
     """A Figure with osdsim's style and its axes (a single Axes when 1×1)."""
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
