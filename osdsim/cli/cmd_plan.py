@@ -43,26 +43,22 @@ def run(args) -> Result:
     import pandas as pd
 
     from osdsim.plan import parse_slo, plan
-    from osdsim.sweep.files import read_scenario_dict, write_table
-    from osdsim.sweep.grid import _scalar, apply_overrides
+    from osdsim.sim.scenario import apply_overrides, read_scenario_file
+    from osdsim.sweep.files import write_table
     from osdsim.sweep.runner import simulate_evaluator
 
     if not args.slo:
         raise UsageError("give at least one --slo, e.g. --slo tpot_p99_s=0.05")
     slo = parse_slo(args.slo)
-    base = read_scenario_dict(args.scenario) if args.scenario else {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--set {item!r} must look like key=value")
-        base = apply_overrides(base, {key: _scalar(value)})
+    # --set means what it means for `osdsim simulate`: dotted key, value parsed as a YAML scalar.
+    base = apply_overrides(read_scenario_file(args.scenario) if args.scenario else {}, args.set)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     rates = args.rate or [float(base.get("workload", {}).get("rate", 2.0))]
     if any(r <= 0 for r in rates):
         raise UsageError("--rate must be positive")
     rows = []
     for rate in rates:
-        scen = apply_overrides(base, {"workload.rate": rate})
+        scen = apply_overrides(base, {"workload.rate": rate})  # a float stays a float
 
         def report(row, rate=rate):
             sys.stderr.write(f"plan: rate {rate:g}/s {row['mode']} draft={row['draft']} gamma={row['gamma']}: "

@@ -32,12 +32,12 @@ def register(subparsers) -> None:
 def run(args) -> Result:
     import pandas as pd
 
+    from osdsim.sim.scenario import read_scenario_file
     from osdsim.sweep import grid_points, parse_axis, point_id, random_points, run_sweep
     from osdsim.sweep.files import (
         Journal,
         journal_path,
         read_journal,
-        read_scenario_dict,
         sweep_signature,
         write_table,
     )
@@ -51,7 +51,7 @@ def run(args) -> Result:
         points = random_points(axes, args.random, args.seed)
     else:
         points = grid_points(axes)
-    base = read_scenario_dict(args.scenario) if args.scenario else {}
+    base = read_scenario_file(args.scenario) if args.scenario else {}
     out = Path(args.out)
     signature = sweep_signature(base, args.evaluator, points)
     jpath = journal_path(out)

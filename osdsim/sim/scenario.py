@@ -20,6 +20,7 @@ ARRIVALS = ("poisson", "gamma", "constant", "replay")
 ACCEPTANCE_MODELS = ("constant", "per_position", "empirical", "learning_curve")
 ROUTERS = ("round_robin", "least_outstanding")
 DISTS = ("fixed", "uniform", "lognormal")
+MAX_SCENARIO_BYTES = 1_000_000  # scenario files are small; refuse anything larger
 
 
 @dataclass(frozen=True)
@@ -361,8 +362,15 @@ def _bool(value, path: str) -> bool:
 def read_scenario_file(path: str | os.PathLike) -> dict:
     """The raw mapping of a YAML (``.yaml``/``.yml``) or TOML (``.toml``) scenario file."""
     path = Path(path)
-    text = path.read_text()
-    if path.suffix == ".toml":
+    if not path.is_file():
+        raise ValueError(f"scenario file {path} does not exist")
+    if path.stat().st_size > MAX_SCENARIO_BYTES:
+        raise ValueError(f"{path}: scenario file is larger than {MAX_SCENARIO_BYTES} bytes")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    if path.suffix.lower() == ".toml":
         try:
             import tomllib
         except ModuleNotFoundError:  # Python 3.10

@@ -1,4 +1,4 @@
-"""Sweep inputs and outputs: reading a base scenario, the resumable journal, the final table.
+"""Sweep outputs: the resumable journal and the final table.
 
 The journal (``<out>.partial.jsonl``) gets one JSON line per finished point, flushed as it
 finishes; its first line names the sweep (a hash of base scenario, evaluator and points), so a
@@ -10,33 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-
-MAX_SCENARIO_BYTES = 1_000_000
-
-
-def read_scenario_dict(path: str | Path) -> dict:
-    """A scenario file (YAML via safe_load, or TOML) as a plain dict; errors name the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"scenario file {path} does not exist")
-    if path.stat().st_size > MAX_SCENARIO_BYTES:
-        raise ValueError(f"{path}: scenario file is larger than {MAX_SCENARIO_BYTES} bytes")
-    if path.suffix.lower() == ".toml":
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            import tomli as tomllib
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-    else:
-        from osdsim.specs.cards import read_yaml
-
-        data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a scenario must be a mapping of fields")
-    return data
 
 
 def sweep_signature(base: dict, evaluator: str, points: list[dict]) -> str:
