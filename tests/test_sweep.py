@@ -115,3 +115,19 @@ def test_simulate_evaluator_rows_identical_local_and_ray():
     assert all(r["finished"] == 30 for r in local)
     # gamma 0 is plain decoding: its speedup over its own baseline is exactly 1.
     assert all(r["speedup"] == pytest.approx(1.0) for r in local if r["gamma"] == 0)
+
+
+def test_relative_paths_resolve_against_the_scenario_file(tmp_path, capsys, monkeypatch):
+    # A scenario naming its learning curves by a relative path must work from any working directory,
+    # in sweep and plan as in simulate.
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "curves.json").write_text(json.dumps(
+        {"form": "exp", "unit": "records", "domains": {"default": {"alpha0": 0.5, "alpha_inf": 0.8, "scale": 10}}}))
+    (folder / "s.yaml").write_text(
+        "max_batch: 8\nacceptance: {model: learning_curve, curves: curves.json}\n"
+        "online: {update_interval: 4}\nworkload: {rate: 4.0, num_requests: 20, prompt_tokens: 32, output_tokens: 16}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "study/s.yaml", "--axis", "gamma=2", "--workers", "1", "--out", "o.csv", "--json"]) == 0
+    assert main(["plan", "study/s.yaml", "--slo", "tpot_p99_s=10", "--modes", "osd", "--json"]) == 0
+    capsys.readouterr()

@@ -52,6 +52,7 @@ def run(args) -> Result:
     slo = parse_slo(args.slo)
     # --set means what it means for `osdsim simulate`: dotted key, value parsed as a YAML scalar.
     base = apply_overrides(read_scenario_file(args.scenario) if args.scenario else {}, args.set)
+    base_dir = str(Path(args.scenario).parent) if args.scenario else "."
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     rates = args.rate or [float(base.get("workload", {}).get("rate", 2.0))]
     if any(r <= 0 for r in rates):
@@ -64,7 +65,7 @@ def run(args) -> Result:
             sys.stderr.write(f"plan: rate {rate:g}/s {row['mode']} draft={row['draft']} gamma={row['gamma']}: "
                              f"{row['replicas']} replicas\n")
 
-        for row in plan(scen, slo, partial(simulate_evaluator, baseline=False), modes=modes, drafts=args.draft or None,
+        for row in plan(scen, slo, partial(simulate_evaluator, baseline=False, base_dir=base_dir), modes=modes, drafts=args.draft or None,
                         gammas=[_gamma(g) for g in args.gamma] or None, max_replicas=args.max_replicas,
                         on_row=report):
             rows.append({"rate": rate, **row})

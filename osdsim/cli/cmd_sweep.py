@@ -62,7 +62,8 @@ def run(args) -> Result:
     try:
         new = run_sweep(base, points, evaluator=args.evaluator, backend=args.backend, workers=args.workers,
                         address=args.address, skip_ids=done_ids, on_row=journal.append,
-                        progress=True if args.progress else None)
+                        progress=True if args.progress else None,
+                        base_dir=str(Path(args.scenario).parent) if args.scenario else ".")
     finally:
         journal.close()
     by_id = {r["point_id"]: r for r in finished + new}

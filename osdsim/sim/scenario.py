@@ -422,13 +422,16 @@ def _split(item: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def load_scenario(source: str | os.PathLike | Mapping | Scenario, overrides=()) -> Scenario:
-    """A :class:`Scenario` from a file path, a raw mapping, or a Scenario (returned as is)."""
+def load_scenario(source: str | os.PathLike | Mapping | Scenario, overrides=(), base_dir: str = ".") -> Scenario:
+    """A :class:`Scenario` from a file path, a raw mapping, or a Scenario (returned as is).
+
+    Relative paths inside a mapping resolve against ``base_dir`` (a file's own folder otherwise).
+    """
     if isinstance(source, Scenario):
         if overrides:
             raise ValueError("overrides apply to a file or mapping, not to a Scenario object")
         return source
     if isinstance(source, Mapping):
-        return parse_scenario(apply_overrides(source, overrides), ".")
+        return parse_scenario(apply_overrides(source, overrides), str(base_dir))
     path = Path(source)
     return parse_scenario(apply_overrides(read_scenario_file(path), overrides), str(path.parent))

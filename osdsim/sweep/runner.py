@@ -24,17 +24,20 @@ def _flatten(prefix: str, value, out: dict) -> None:
         out[prefix] = value
 
 
-def simulate_evaluator(scenario: dict, baseline: bool = True) -> dict:
-    """Run the simulator on a scenario dict; the summary, flattened (baseline.* for the baseline)."""
+def simulate_evaluator(scenario: dict, baseline: bool = True, base_dir: str = ".") -> dict:
+    """Run the simulator on a scenario dict; the summary, flattened (baseline.* for the baseline).
+
+    ``base_dir`` is the scenario file's folder, which its relative paths (curves, traces) resolve against.
+    """
     from osdsim.sim import load_scenario, simulate
 
-    summary = simulate(load_scenario(scenario), baseline=baseline).summary
+    summary = simulate(load_scenario(scenario, base_dir=base_dir), baseline=baseline).summary
     out: dict = {}
     _flatten("", summary, out)
     return out
 
 
-def roofline_evaluator(scenario: dict) -> dict:
+def roofline_evaluator(scenario: dict, base_dir: str = ".") -> dict:
     """Batch-aware roofline speedup of a scenario's pair at its max_batch (no queue): fast what-ifs."""
     from osdsim import cost
     from osdsim.specs import load_hardware, load_model
@@ -59,12 +62,13 @@ EVALUATORS: dict[str, Callable[[dict], dict]] = {
 }
 
 
-def evaluate_point(base: dict, overrides: dict, evaluator: str = "simulate", index: int = 0) -> dict:
+def evaluate_point(base: dict, overrides: dict, evaluator: str = "simulate", index: int = 0,
+                   base_dir: str = ".") -> dict:
     """One row: index, point id, the overrides, the full config (JSON) and the evaluator's outputs."""
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; known: {', '.join(EVALUATORS)}")
     scenario = apply_overrides(base, overrides)
-    result = EVALUATORS[evaluator](scenario)
+    result = EVALUATORS[evaluator](scenario, base_dir=base_dir)
     row = {"index": index, "point_id": point_id(overrides), **overrides}
     # NaN (e.g. the baseline's mean_alpha) becomes None: rows compare equal and journal as JSON.
     row.update({k: None if isinstance(v, float) and math.isnan(v) else v for k, v in result.items()})
@@ -100,13 +104,14 @@ class Progress:
 
 def run_sweep(base: dict, points: list[dict], *, evaluator: str = "simulate", backend: str = "local",
               workers: int | None = None, address: str | None = None, skip_ids: Iterable[str] = (),
-              on_row: Callable[[dict], None] | None = None, progress: bool | None = None) -> list[dict]:
+              on_row: Callable[[dict], None] | None = None, progress: bool | None = None,
+              base_dir: str = ".") -> list[dict]:
     """Evaluate ``points`` (override dicts) on ``base``; returns the new rows sorted by index.
 
     Points whose id is in ``skip_ids`` (finished in an earlier, interrupted run) are not recomputed.
     """
     skip = set(skip_ids)
-    tasks = [(base, p, evaluator, i) for i, p in enumerate(points) if point_id(p) not in skip]
+    tasks = [(base, p, evaluator, i, base_dir) for i, p in enumerate(points) if point_id(p) not in skip]
     bar = Progress(len(tasks), progress)
     rows: list[dict] = []
 
