@@ -29,7 +29,9 @@ def test_update_fits_hand_case():
                            train_tokens_per_record=100, update_interval=8)
     assert out["spare_flops"] == pytest.approx(cap * 0.01 * 50 * 8)
     assert out["update_flops"] == pytest.approx(6 * draft.params * 800)
-    assert bool(out["fits"]) == (out["update_flops"] <= out["spare_flops"])
+    # 6 x 1.62e8 x 800 = 7.8e11 FLOPs against 312e12 x 0.75 x 0.01 x 400 = 9.36e14 spare: 0.08%.
+    assert out["fraction"] == pytest.approx(6 * 1.62e8 * 800 / (312e12 * 0.75 * 0.01 * 400))
+    assert bool(out["fits"])
     # With no spare compute nothing fits.
     full = cost.update_fits(draft, hw, step_s=0.01, step_flops=cap * 0.01, steps_per_record=50,
                             train_tokens_per_record=100, update_interval=8)

@@ -245,10 +245,10 @@ def run(args) -> Result:
         curves = Path(results["real"]["curves"])
     import json
 
-    scenario = service_scenario(curves)
-    scenario_path = out / "service_scenario.yaml"
     import yaml
 
+    scenario = service_scenario(curves)
+    scenario_path = out / "service_scenario.yaml"
     scenario_path.write_text(yaml.safe_dump(scenario, sort_keys=False))
     results["service"] = st.stage("simulate the 7B service", simulate_service, figures, out, scenario)
     results["what_if"] = st.stage("what-if sweep", what_if, st, figures, out, scenario_path)

@@ -38,22 +38,25 @@ def simulate_evaluator(scenario: dict, baseline: bool = True, base_dir: str = ".
 
 
 def roofline_evaluator(scenario: dict, base_dir: str = ".") -> dict:
-    """Batch-aware roofline speedup of a scenario's pair at its max_batch (no queue): fast what-ifs."""
+    """Batch-aware roofline speedup of a scenario's pair at its max_batch (no queue): fast what-ifs.
+
+    Fields and defaults come from the scenario parser, so a sweep means the same thing here as
+    in the simulator; α is the constant model's, the context the mean prompt length.
+    """
     from osdsim import cost
+    from osdsim.sim import load_scenario
     from osdsim.specs import load_hardware, load_model
 
-    target, hw = load_model(scenario.get("target", "vicuna-7b-v1.3")), load_hardware(scenario.get("hardware", "a100-80g"))
-    draft = load_model(scenario.get("draft") or "llama-160m")
-    alpha = float(scenario.get("acceptance", {}).get("alpha", 0.7))
-    gamma = int(scenario.get("gamma", 5))
-    batch = int(scenario.get("max_batch", 1))
-    context = float(scenario.get("workload", {}).get("prompt_tokens", 128))
-    tp = int(scenario.get("tp", 1))
-    speed = cost.spec_speedup(alpha, target, draft, hw, batch, gamma, context, tp=tp)
-    best_g, best_s = cost.optimal_gamma_at_batch(alpha, target, draft, hw, batch, context, tp=tp)
-    return {"speedup": float(speed), "tau": float(cost.tau(alpha, gamma)), "optimal_gamma": int(best_g),
-            "optimal_speedup": float(best_s),
-            "step_s": float(cost.spec_step_time(target, draft, hw, batch, gamma, context, tp=tp))}
+    sc = load_scenario(scenario, base_dir=base_dir)
+    if sc.draft is None:
+        raise ValueError("the roofline evaluator needs a draft (draft is null)")
+    target, draft, hw = load_model(sc.target), load_model(sc.draft), load_hardware(sc.hardware)
+    alpha, context, batch = sc.acceptance.alpha, sc.workload.prompt_tokens.mean, sc.max_batch
+    best_g, best_s = cost.optimal_gamma_at_batch(alpha, target, draft, hw, batch, context, sc.dtype, sc.tp)
+    gamma = best_g if sc.gamma == "goodput" else int(sc.gamma)
+    return {"speedup": float(cost.spec_speedup(alpha, target, draft, hw, batch, gamma, context, sc.dtype, sc.tp)),
+            "tau": float(cost.tau(alpha, gamma)), "optimal_gamma": int(best_g), "optimal_speedup": float(best_s),
+            "step_s": float(cost.spec_step_time(target, draft, hw, batch, gamma, context, sc.dtype, sc.tp))}
 
 
 EVALUATORS: dict[str, Callable[[dict], dict]] = {
