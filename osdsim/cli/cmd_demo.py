@@ -226,9 +226,6 @@ def run(args) -> Result:
     out.mkdir(parents=True, exist_ok=True)
     st = Stages()
     results: dict = {"closed_forms": st.stage("closed forms", closed_forms, figures, out)}
-    curves = COMMITTED_CURVES
-    if not curves.exists():  # an installed package without the repository's traces/
-        raise ValueError(f"the committed learning curves {curves} are missing; run the demo from a checkout")
     if not args.skip_real:
         try:
             from osdsim.real.env import import_torch
@@ -243,6 +240,10 @@ def run(args) -> Result:
         results["loop"] = st.stage("calibrate on even records, validate on odd", calibrate_and_validate,
                                    st, out, figures, results["real"]["trace_path"])
         curves = Path(results["real"]["curves"])
+    else:
+        curves = COMMITTED_CURVES
+        if not curves.exists():  # an installed package without the repository's traces/
+            raise ValueError(f"the committed learning curves {curves} are missing; run the demo from a checkout")
     import json
 
     import yaml
