@@ -105,14 +105,19 @@ def test_measured_cost_reproduces_table_and_keeps_the_step(models):
 
 def test_measured_cost_falls_back_to_the_roofline_outside(models):
     hw = load_hardware("cpu")
-    cost, roof = MeasuredCost(hw, rows=tuple(stepped_rows())), RooflineCost(hw)
+    roof = RooflineCost(hw)
+    cost = MeasuredCost(hw, rows=tuple(stepped_rows()), extrapolate="roofline")
     tiny, other = models["tiny"], models["deep"]
     for b, k, ctx in ((1, 6, 0), (2, 1, 0), (1, 1, 512)):
         assert cost.forward_s(tiny, b, k, ctx) == roof.forward_s(tiny, b, k, ctx)
     assert cost.forward_s(other, 1, 1, 0) == roof.forward_s(other, 1, 1, 0)
-    anchored = MeasuredCost(hw, rows=tuple(stepped_rows()), extrapolate="anchored")
+    anchored = MeasuredCost(hw, rows=tuple(stepped_rows()))  # the default
     expect = 0.0125 * roof.forward_s(tiny, 1, 1, 512) / roof.forward_s(tiny, 1, 1, 256)
     assert anchored.forward_s(tiny, 1, 1, 512) == pytest.approx(expect)
+    # anchoring is for context only: new tokens, batch or models beyond the table take the roofline
+    for b, k, ctx in ((1, 6, 0), (2, 1, 0)):
+        assert anchored.forward_s(tiny, b, k, ctx) == roof.forward_s(tiny, b, k, ctx)
+    assert anchored.forward_s(other, 1, 1, 0) == roof.forward_s(other, 1, 1, 0)
     assert cost.forward_flops(tiny, 1, 1, 0) == roof.forward_flops(tiny, 1, 1, 0)
 
 
@@ -133,10 +138,59 @@ def test_card_round_trips_through_the_loader(models, tmp_path):
 def test_timings_from_trace_steps():
     steps = pd.DataFrame({"drafted": [3, 3, 0], "draft_s": [0.003, 0.006, 0.0], "verify_s": [0.02, 0.022, 0.01],
                           "position": [11, 13, 40], "batch": 1})
-    rows = timings_from_trace(steps, "t", "d")
+    rows = timings_from_trace(steps, "t", "d", context_fit="bins")
     verify = rows[rows.model == "t"].set_index("new_tokens")
     assert verify.loc[4, "seconds"] == pytest.approx(0.021) and verify.loc[1, "context"] == 39
     assert rows[rows.model == "d"]["seconds"].iloc[0] == pytest.approx(0.0015)
+    # too few forwards for a slope: the linear fit is the weighted mean, over the span run
+    line = timings_from_trace(steps, "t", "d")
+    draft = line[line.model == "d"]
+    assert list(draft["context"]) == [10, 12, 14] and np.allclose(draft["seconds"], 0.0015)
+    with pytest.raises(ValueError, match="context_fit"):
+        timings_from_trace(steps, "t", "d", context_fit="cubic")
+
+
+def _linear_trace(a=0.010, b=2e-5, draft_a=0.002, draft_b=1e-5):
+    """Steps and baseline records whose every forward costs a + b·context (no noise)."""
+    steps, records = [], []
+    for r, (prompt, n) in enumerate(((20, 30), (45, 30), (70, 40), (33, 25))):
+        pos, made = prompt, 0
+        while made < n:
+            g = min(3, n - made - 1)
+            acc = (r + pos) % (g + 1)
+            draft_s = sum(draft_a + draft_b * (pos - 1 + i) for i in range(g))
+            steps.append({"record": r, "drafted": g, "draft_s": draft_s,
+                          "verify_s": a + 5e-3 * g + b * (pos - 1), "position": pos})
+            made, pos = made + acc + 1, pos + acc + 1
+        decode = sum(a + b * (prompt - 1 + i) for i in range(n))
+        records.append({"record": r, "mode": "baseline", "prompt_tokens": prompt, "num_tokens": n,
+                        "prefill_s": 0.02, "latency_s": 0.02 + decode})
+    return pd.DataFrame(steps), pd.DataFrame(records)
+
+
+def test_timings_from_trace_fits_a_line_in_context_that_predicts_sums():
+    steps, records = _linear_trace()
+    rows = timings_from_trace(steps, "t", "d", records=records)
+    one = rows[(rows.model == "t") & (rows.new_tokens == 1)]
+    assert np.allclose(one["seconds"], 0.010 + 2e-5 * one["context"], rtol=1e-9)
+    # the table spans every context a baseline record decoded at, down to its first token
+    assert one["context"].min() == 19 and one["context"].max() == 70 + 40 - 2
+    draft = rows[rows.model == "d"]
+    assert np.allclose(draft["seconds"], 0.002 + 1e-5 * draft["context"], rtol=1e-9)
+    # so a baseline record's latency is recovered from the table, and through the roofline nowhere
+    table = MeasuredCost(load_hardware("cpu"), rows=tuple(
+        rows.loc[:, ["model", "batch", "new_tokens", "context", "seconds"]].itertuples(index=False)))
+    spec = replace(load_model("llama-160m"), name="t")
+    for rec in records.itertuples():
+        decode = sum(table.table_s(spec, 1, 1, rec.prompt_tokens - 1 + i) for i in range(rec.num_tokens))
+        assert decode == pytest.approx(rec.latency_s - rec.prefill_s, rel=1e-9)
+
+
+def test_timings_from_trace_never_fits_a_falling_line():
+    steps, records = _linear_trace(b=-2e-5, draft_b=0.0)
+    rows = timings_from_trace(steps, "t", "d", records=records)
+    one = rows[(rows.model == "t") & (rows.new_tokens == 1)]
+    assert one["seconds"].nunique() == 1  # flat at the weighted mean, not extrapolated downwards
 
 
 def test_resolve_spec_from_dirs_and_the_small_model_cache(tmp_path, monkeypatch):
@@ -157,3 +211,19 @@ def test_resolve_spec_from_dirs_and_the_small_model_cache(tmp_path, monkeypatch)
     assert resolve_spec("x", {}, card="llama-160m").name == "x"
     with pytest.raises(ValueError, match="no model spec"):
         resolve_spec("osdsim-small-draft-l", {})
+
+
+def test_time_outside_the_timed_forwards_is_charged_to_each_verify():
+    steps, records = _linear_trace()
+    spec = steps.groupby("record").agg(timed=("draft_s", "sum"), verify=("verify_s", "sum"), n=("draft_s", "size"))
+    gap = 4e-4  # per step, as a real loop spends on cache crops between the timed calls
+    records = pd.concat([records, pd.DataFrame({
+        "record": spec.index, "mode": "speculative", "prompt_tokens": 1, "num_tokens": 1, "prefill_s": 0.01,
+        "latency_s": 0.01 + spec["timed"] + spec["verify"] + gap * spec["n"]})], ignore_index=True)
+    from osdsim.calibrate.from_trace import step_gap_s
+
+    assert step_gap_s(steps, records) == pytest.approx(gap)
+    with_gap = timings_from_trace(steps, "t", "d", records=records)
+    without = timings_from_trace(steps, "t", "d", records=records[records["mode"] == "baseline"])
+    four = [t[(t.model == "t") & (t.new_tokens == 4)].set_index("context")["seconds"] for t in (with_gap, without)]
+    assert np.allclose(four[0] - four[1], gap)

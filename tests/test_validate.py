@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from osdsim.calibrate import MeasuredCost, model_spec_from_hf_config
@@ -111,3 +112,18 @@ def test_select_records_by_range_and_parity(pair, tmp_path):
     for bad in ("x", "1-3", "10:20"):
         with pytest.raises(ValueError):
             select_records(trace, bad)
+
+
+def test_record_noise_floor_compares_identical_baseline_records_with_their_median():
+    from osdsim.validate.report import record_noise_floor
+
+    records = pd.DataFrame({
+        "mode": ["baseline"] * 6 + ["speculative"],
+        "prompt_tokens": [10, 10, 10, 20, 20, 30, 10],
+        "num_tokens": [40] * 7,
+        "latency_s": [1.0, 1.1, 0.8, 5.0, 5.0, 9.0, 0.1]})
+    floor = record_noise_floor(records)
+    # only the group of three baseline records counts: |1/1-1|, |1/1.1-1|, |1/0.8-1|
+    assert floor["points"] == 3
+    assert floor["median_ape_pct"] == pytest.approx(100 * (1 - 1 / 1.1))
+    assert record_noise_floor(records.drop(columns="mode"))["points"] == 0

@@ -6,8 +6,9 @@
 - :func:`model_spec_from_hf_config` — a ModelSpec from an HF ``config.json`` dict.
 """
 
-from osdsim.calibrate.card import hardware_card, timings_from_trace
+from osdsim.calibrate.card import hardware_card
 from osdsim.calibrate.fit import PARAMS, TIMING_COLUMNS, Fit, fit_roofline
+from osdsim.calibrate.from_trace import timings_from_trace
 from osdsim.calibrate.hf_config import model_spec_from_hf_config, model_spec_from_hf_dir
 from osdsim.calibrate.measured import MeasuredCost
 from osdsim.calibrate.scaled import ScaledCost, fitted_scale

@@ -2,15 +2,13 @@
 
 ``hardware_card(fit, rows)`` is the YAML mapping (in the spec-sheet units of
 ``models/hardware/*.yaml``) that ``osdsim calibrate --out`` writes; ``load_hardware`` reads it
-back, ``measured`` table included. ``timings_from_trace`` turns the draft and verify times of a
-real run (``osdsim/real/speculative.py``) into timing rows for the same fit.
+back, ``measured`` table included. Timing rows from a run trace: ``calibrate.from_trace``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from osdsim.specs import HardwareSpec
@@ -40,57 +38,3 @@ def hardware_card(hw: HardwareSpec, rows: pd.DataFrame | None = None, source: st
              "context": int(r.context), "seconds": round(float(r.seconds), TABLE_DIGITS)}
             for r in rows.itertuples(index=False)]
     return card
-
-
-def timings_from_trace(steps: pd.DataFrame, target: str, draft: str, context_bin: int = 32,
-                       records: pd.DataFrame | None = None, statistic: str = "mean") -> pd.DataFrame:
-    """Timing rows (model, batch, new_tokens, context, seconds, count) from a run trace.
-
-    A step's ``verify_s`` is one target forward over ``drafted + 1`` tokens after a cache of
-    ``position − 1`` tokens; its ``draft_s`` is ``drafted`` draft forwards of one new token each
-    (the first may feed two when the previous step accepted everything; counted as one). With
-    ``records``, each baseline record adds its prefill (target over prompt − 1 tokens at context
-    0) and its mean decode forward ((latency − prefill) / tokens, at its mean context). Rows are
-    the ``statistic`` ("mean" or "median") per (model, new_tokens, context bin of
-    ``context_bin`` tokens), contexts at the bin's median. The mean is the default: a record's
-    latency is a sum of steps, and on a shared CPU step times are right-skewed (a neighbour's
-    burst), so the median under-predicts sums by 10-30% where the mean does not.
-    """
-    if statistic not in ("mean", "median"):
-        raise ValueError(f"statistic must be mean or median, got {statistic!r}")
-    need = {"drafted", "draft_s", "verify_s", "position"}
-    if steps.empty or not need <= set(steps):
-        raise ValueError(f"a trace needs step lines with {', '.join(sorted(need))} to calibrate from")
-    s = steps.copy()
-    s["batch"] = s.get("batch", pd.Series(1, index=s.index)).fillna(1)
-    s["context"] = s["position"].astype(float) - 1.0
-    parts = [pd.DataFrame({"model": target, "batch": s["batch"], "new_tokens": s["drafted"] + 1,
-                           "context": s["context"], "seconds": s["verify_s"]})]
-    d = s[s["drafted"] > 0]
-    parts.append(pd.DataFrame({"model": draft, "batch": d["batch"], "new_tokens": 1,
-                               "context": d["context"] + (d["drafted"] - 1) / 2.0,
-                               "seconds": d["draft_s"] / d["drafted"]}))
-    if records is not None:
-        parts += _baseline_rows(records, target)
-    rows = pd.concat(parts, ignore_index=True)
-    rows["bin"] = (rows["context"] // context_bin).astype(int)
-    out = (rows.groupby(["model", "batch", "new_tokens", "bin"], as_index=False)
-           .agg(context=("context", "median"), seconds=("seconds", statistic), count=("seconds", "size")))
-    out["context"] = np.round(out["context"]).astype(int)
-    return out.loc[:, ["model", "batch", "new_tokens", "context", "seconds", "count"]]
-
-
-def _baseline_rows(records: pd.DataFrame, target: str) -> list[pd.DataFrame]:
-    need = {"mode", "prompt_tokens", "prefill_s", "latency_s", "num_tokens"}
-    if not need <= set(records):
-        return []
-    b = records[(records["mode"] == "baseline") & (records["num_tokens"] > 0)].dropna(subset=list(need))
-    if b.empty:
-        return []
-    prompt = b["prompt_tokens"].astype(float)
-    pre = b[prompt > 1]
-    return [pd.DataFrame({"model": target, "batch": 1, "new_tokens": pre["prompt_tokens"] - 1,
-                          "context": 0.0, "seconds": pre["prefill_s"]}),
-            pd.DataFrame({"model": target, "batch": 1, "new_tokens": 1,
-                          "context": prompt - 1.0 + (b["num_tokens"] - 1) / 2.0,
-                          "seconds": (b["latency_s"] - b["prefill_s"]) / b["num_tokens"]})]

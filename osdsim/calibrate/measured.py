@@ -5,10 +5,12 @@ more new tokens takes a slower matmul path, so verify time jumps between γ = 2 
 table is therefore interpolated piecewise-linearly *only between measured points*: in
 new_tokens between the two nearest measured token counts (a step between 3 and 4 stays a step
 when both are measured), then in batch, then in context, each between its nearest measured
-neighbours. Where any coordinate lies outside what was measured for that model, the forward is
-priced by the roofline of the (calibrated) hardware card instead — or, with
-``extrapolate="anchored"``, a context beyond the table scales the nearest table value by the
-roofline's ratio.
+neighbours. A context beyond the table's (default ``extrapolate="anchored"``) scales the
+nearest table value by the roofline's ratio of the two contexts, so a table measured at 30-130
+tokens of context still prices a 27-token step from its own neighbour; with
+``extrapolate="roofline"`` such a point is priced by the roofline alone. Where new tokens,
+batch or the model lie outside what was measured, the forward is priced by the roofline of the
+(calibrated) hardware card.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class MeasuredCost:
 
     hardware: HardwareSpec
     rows: tuple = ()
-    extrapolate: str = "roofline"
+    extrapolate: str = "anchored"
     dtype: str | None = None
     _tables: dict = field(default_factory=dict, compare=False, repr=False)
     _cache: dict = field(default_factory=dict, compare=False, repr=False)

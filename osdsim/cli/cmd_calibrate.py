@@ -27,9 +27,14 @@ def register(subparsers) -> None:
     p.add_argument("--records", default="all", metavar="all|even|odd|A:B",
                    help="with --trace: fit to these records only (all, even, odd or A:B; validate on the "
                         "others for a held-out check)")
+    p.add_argument("--context-fit", choices=("linear", "bins"), default="linear",
+                   help="with --trace: per model and new-token count, a least-squares line in context "
+                        "(default; every observation informs every context) or one value per 32-token "
+                        "context bin (--statistic)")
     p.add_argument("--statistic", choices=("mean", "median"), default="mean",
-                   help="per timing point: the mean (default; predicts sums such as record latency on a "
-                        "loaded machine) or the median (the typical single forward)")
+                   help="per timing point of --timings or --context-fit bins: the mean (default; predicts "
+                        "sums such as record latency on a loaded machine) or the median (the typical "
+                        "single forward)")
     p.add_argument("--no-table", action="store_true", help="leave the measured table out of the card")
     p.set_defaults(handler=run)
 
@@ -72,7 +77,7 @@ def _rows(args):
 
     trace = select_records(trace, args.records)
     return timings_from_trace(trace.steps, str(target), str(draft), records=trace.records,
-                              statistic=args.statistic), None
+                              statistic=args.statistic, context_fit=args.context_fit), None
 
 
 def run(args) -> Result:

@@ -86,7 +86,8 @@ def run(args):
                         "beta": args.beta, "lr": args.lr, "positions": args.positions,
                         "optimizer": "AdamW", "batch": 1},
                     seed=args.seed, torch_version=torch.__version__,
-                    transformers_version=_version("transformers"), hardware=_hardware(args.device))
+                    transformers_version=_version("transformers"), hardware=_hardware(args.device),
+                    load_average_1m=_load_average())
     checkpoint = f"{args.out}.draft.pt" if args.out else None
     start = 0
     if args.resume:
@@ -128,6 +129,15 @@ def _version(package: str) -> str:
         return version(package)
     except PackageNotFoundError:
         return ""
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average when the run starts (None where the OS has none): a trace
+    recorded on a busy machine carries other processes' time in every step."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _hardware(device: str) -> str:

@@ -19,8 +19,9 @@ def register(subparsers) -> None:
     p.add_argument("--card", default="cpu", help="hardware card, e.g. one written by `osdsim calibrate`")
     p.add_argument("--cost", choices=("measured", "roofline"), default="measured",
                    help="measured: interpolate the card's measured table, roofline elsewhere (default)")
-    p.add_argument("--extrapolate", choices=("roofline", "anchored"), default="roofline",
-                   help="outside the table's contexts: the roofline, or the table edge scaled by it")
+    p.add_argument("--extrapolate", choices=("anchored", "roofline"), default="anchored",
+                   help="outside the table's contexts: the nearest table value scaled by the roofline's "
+                        "ratio (default), or the roofline alone")
     p.add_argument("--models", help="model specs JSON written by `osdsim profile`")
     p.add_argument("--target-card", help="LLM card for the trace's target (renamed to its meta name)")
     p.add_argument("--draft-card", help="LLM card for the trace's draft")
@@ -76,7 +77,8 @@ def run(args) -> Result:
                        records=args.records)
     payload = {"trace": args.trace, "records_used": args.records, "card": hw.name, "cost": args.cost, "target": target.name,
                "draft": draft.name, "scale": scale, "gamma": trace.meta.get("gamma"), "num_records": int(len(v.records)),
-               "num_steps": int(len(v.steps)), "curves": str(cpath) if curves else None, **v.summary}
+               "num_steps": int(len(v.steps)), "curves": str(cpath) if curves else None,
+               "load_average_1m": trace.meta.get("load_average_1m"), **v.summary}
     if args.simulator:
         payload["simulator"] = _simulate(args, trace, cost, target, draft, hw)
     if args.table:
@@ -158,7 +160,9 @@ def _fmt(stats: dict | None) -> str:
 def _text(p: dict) -> str:
     scale = f", predictions x{p['scale']:.3f}" if p.get("scale", 1.0) != 1.0 else ""
     lines = [f"{p['trace']}: {p['num_records']} records, {p['num_steps']} steps; card {p['card']} "
-             f"({p['cost']} cost{scale})",
+             f"({p['cost']} cost{scale})"
+             + (f"; recorded at load average {p['load_average_1m']:.2f}"
+                if isinstance(p.get("load_average_1m"), (int, float)) else ""),
              "", "absolute percentage error, predicted vs measured:",
              f"  per-step latency            {_fmt(p['steps']['latency'])}",
              f"    draft part                {_fmt(p['steps']['draft'])}",
@@ -188,6 +192,8 @@ def _text(p: dict) -> str:
                          f"{sp['predicted']:.3f}x ({sp['error_pct']:+.2f}%)")
     if "baseline" in p:
         lines.append(f"  baseline per-record latency {_fmt(p['baseline']['latency'])}")
+        lines.append(f"    noise floor (same prompt and output length, vs their median): "
+                     f"{_fmt(p['baseline'].get('noise_floor'))}")
         la = p["load_adjusted"]
         lines.append(f"  load-adjusted record latency {_fmt(la['latency'])} (each scaled by its own baseline's "
                      f"measured/predicted, median {la['load_factor_median']:.3f}; not a prediction)")

@@ -157,7 +157,8 @@ def summarise(steps: pd.DataFrame, records: pd.DataFrame, modelled: pd.DataFrame
     if len(base):
         out["load_adjusted"] = _load_adjusted(spec, base)
         out["baseline"] = {"latency": report.error_stats(base["predicted_latency_s"], base["latency_s"]),
-                           "throughput": report.throughput(base)}
+                           "throughput": report.throughput(base),
+                           "noise_floor": report.record_noise_floor(records)}
         out["replayed"]["speedup"] = report.speedup(spec, base)
         out["acceptance_model"]["speedup"] = report.speedup(modelled, base)
     if online and "alpha" in modelled:

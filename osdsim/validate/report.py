@@ -62,6 +62,24 @@ def alpha_over_records(records: pd.DataFrame, window: int = 50) -> dict[str, flo
             "moving_average": error_stats(ma_p, ma_m)}
 
 
+def record_noise_floor(records: pd.DataFrame, min_group: int = 3) -> dict[str, float]:
+    """The per-record error a perfect deterministic model would still make on this run.
+
+    Baseline records with the same prompt length and output length do identical work; each is
+    compared with the median latency of its group (groups of at least ``min_group``). On a
+    machine whose speed drifts (other tenants, frequency), this floor sits under any model's
+    per-record error, speculative records included.
+    """
+    if "mode" not in records or not {"prompt_tokens", "num_tokens", "latency_s"} <= set(records):
+        return error_stats([], [])
+    base = records[records["mode"] == "baseline"]
+    key = [base["prompt_tokens"], base["num_tokens"]]
+    size = base.groupby(key)["latency_s"].transform("size")
+    typical = base.groupby(key)["latency_s"].transform("median")
+    keep = size >= min_group
+    return error_stats(typical[keep], base["latency_s"][keep])
+
+
 def noise_floor(steps: pd.DataFrame, context_bin: int = 32) -> dict[str, float]:
     """The error a perfect deterministic model of (drafted tokens, context) would still make.
 
