@@ -150,10 +150,13 @@ def test_timings_from_trace_steps():
         timings_from_trace(steps, "t", "d", context_fit="cubic")
 
 
-def _linear_trace(a=0.010, b=2e-5, draft_a=0.002, draft_b=1e-5):
+SHAPES = ((20, 30), (45, 30), (70, 40), (33, 25))
+
+
+def _linear_trace(a=0.010, b=2e-5, draft_a=0.002, draft_b=1e-5, shapes=SHAPES):
     """Steps and baseline records whose every forward costs a + b·context (no noise)."""
     steps, records = [], []
-    for r, (prompt, n) in enumerate(((20, 30), (45, 30), (70, 40), (33, 25))):
+    for r, (prompt, n) in enumerate(shapes):
         pos, made = prompt, 0
         while made < n:
             g = min(3, n - made - 1)
@@ -227,3 +230,25 @@ def test_time_outside_the_timed_forwards_is_charged_to_each_verify():
     without = timings_from_trace(steps, "t", "d", records=records[records["mode"] == "baseline"])
     four = [t[(t.model == "t") & (t.new_tokens == 4)].set_index("context")["seconds"] for t in (with_gap, without)]
     assert np.allclose(four[0] - four[1], gap)
+
+
+def test_speculative_prefill_is_split_so_the_pair_sums_to_what_was_measured():
+    steps, base = _linear_trace(shapes=[(p, 20) for p in range(12, 60, 4)])  # 12 prompt lengths
+    prompts = base["prompt_tokens"]
+    target_pre, draft_pre = 0.02 + 1e-4 * (prompts - 1), 0.004 + 2e-5 * (prompts - 1)
+    base = base.assign(prefill_s=target_pre, latency_s=base["latency_s"] - 0.02 + target_pre)
+    spec = pd.DataFrame({"record": base["record"], "mode": "speculative", "prompt_tokens": prompts,
+                         "num_tokens": base["num_tokens"], "prefill_s": target_pre + draft_pre, "latency_s": 10.0})
+    cost = MeasuredCost(load_hardware("cpu"), rows=tuple(
+        timings_from_trace(steps, "t", "d", records=pd.concat([base, spec]))
+        .loc[:, ["model", "batch", "new_tokens", "context", "seconds"]].itertuples(index=False)))
+    t, d = (replace(load_model("llama-160m"), name=n) for n in ("t", "d"))
+    for p, tp, dp in zip(prompts, target_pre, draft_pre):
+        # the baseline gives the target's own prefill; the draft gets what the pair's sum leaves
+        assert cost.table_s(t, 1, p - 1, 0) == pytest.approx(tp, rel=1e-9)
+        assert cost.table_s(t, 1, p - 1, 0) + cost.table_s(d, 1, p - 1, 0) == pytest.approx(tp + dp, rel=0.05)
+    # without baseline records the split follows one-token forwards, and the sum is still the pair's
+    only = timings_from_trace(steps, "t", "d", records=spec)
+    pre = only[only.context == 0].pivot_table(index="new_tokens", columns="model", values="seconds")
+    assert np.allclose(pre["t"] + pre["d"], (target_pre + draft_pre).to_numpy()[np.argsort(prompts.to_numpy())],
+                       rtol=0.05)
