@@ -252,3 +252,24 @@ def test_speculative_prefill_is_split_so_the_pair_sums_to_what_was_measured():
     pre = only[only.context == 0].pivot_table(index="new_tokens", columns="model", values="seconds")
     assert np.allclose(pre["t"] + pre["d"], (target_pre + draft_pre).to_numpy()[np.argsort(prompts.to_numpy())],
                        rtol=0.05)
+
+
+def test_median_line_follows_the_usual_speed_and_the_mean_line_the_sums():
+    steps, records = _linear_trace(shapes=[(p, 30) for p in range(20, 80, 5)])
+    burst = np.arange(len(steps)) % 10 == 0  # every tenth step ran while a neighbour was busy
+    noisy = steps.assign(verify_s=np.where(burst, 1.5, 1.0) * steps["verify_s"])
+    four = {}
+    for statistic in ("mean", "median"):
+        rows = timings_from_trace(noisy, "t", "d", statistic=statistic)
+        four[statistic] = rows[(rows.model == "t") & (rows.new_tokens == 4)]
+    m = four["median"]
+    assert np.allclose(m["seconds"], 0.010 + 5e-3 * 3 + 2e-5 * m["context"], rtol=1e-6)
+    # the mean line predicts the sum of what was measured, bursts included (least squares)
+    table = MeasuredCost(load_hardware("cpu"), rows=tuple(
+        four["mean"].loc[:, ["model", "batch", "new_tokens", "context", "seconds"]].itertuples(index=False)))
+    heavy = noisy[noisy["drafted"] == 3]
+    t = replace(load_model("llama-160m"), name="t")
+    predicted = sum(table.table_s(t, 1, 4, p - 1) for p in heavy["position"])
+    assert predicted == pytest.approx(heavy["verify_s"].sum(), rel=1e-3)
+    typical = sum(0.025 + 2e-5 * (p - 1) for p in heavy["position"])  # the median line's sum
+    assert predicted > 1.03 * typical

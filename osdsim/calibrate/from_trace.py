@@ -26,9 +26,11 @@ the mean line predicts sums where per-bin means scatter with the machine's noise
 observations of a model are fitted with a line in their token count. Rows are the lines at each
 ``context_bin``-token bin's median context and at the lowest and highest context a group's
 observations span (so a table built from them covers every context that was run), and at each
-prompt length that was prefilled. ``context_fit="bins"`` gives the ``statistic`` ("mean" or
-"median") per context bin and prompt length instead; the mean is the right statistic for sums
-(on a shared CPU, step times are right-skewed and medians under-predict sums by 10-30%).
+prompt length that was prefilled. ``statistic="mean"`` fits least squares, whose predictions
+add up to what was measured (throughput; on a shared CPU step times are right-skewed and medians
+under-predict sums by 5-30%); ``"median"`` fits least absolute deviations, the machine's usual
+speed, which predicts a typical record better when other work comes in bursts.
+``context_fit="bins"`` gives the ``statistic`` per context bin and prompt length instead.
 """
 
 from __future__ import annotations
@@ -71,14 +73,14 @@ def timings_from_trace(steps: pd.DataFrame, target: str, draft: str, context_bin
         out = [decode.groupby(_KEYS + ["bin"], as_index=False)
                .agg(context=("context", "median"), seconds=("seconds", statistic), count=("seconds", "size"))]
     else:
-        out = [_context_line(g, key) for key, g in decode.groupby(_KEYS)]
+        out = [_context_line(g, key, statistic) for key, g in decode.groupby(_KEYS)]
     if prefills:
         pre = pd.concat(prefills, ignore_index=True)
         if context_fit == "bins":
             out.append(pre.groupby(_KEYS, as_index=False)
                        .agg(seconds=("seconds", statistic), count=("seconds", "size")).assign(context=0.0))
         else:
-            out += [_prefill_line(g, key) for key, g in pre.groupby(["model", "batch"])]
+            out += [_prefill_line(g, key, statistic) for key, g in pre.groupby(["model", "batch"])]
     rows = pd.concat(out, ignore_index=True)
     rows["context"] = np.round(rows["context"]).astype(int)
     rows[["batch", "new_tokens"]] = rows[["batch", "new_tokens"]].astype(int)
@@ -164,19 +166,39 @@ def _prefills(records: pd.DataFrame, target: str, draft: str, one_token_draft_sh
     return out
 
 
-def _line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
-    """(mean x, mean y, slope ≥ 0) of the weighted least-squares line; slope 0 on thin data."""
-    mean_x, mean_y = np.average(x, weights=w), np.average(y, weights=w)
-    spread = np.average((x - mean_x) ** 2, weights=w)
+def _line(x: np.ndarray, y: np.ndarray, w: np.ndarray, statistic: str = "mean") -> tuple[float, float, float]:
+    """(x0, y0, slope ≥ 0) of the line y0 + slope·(x − x0). "mean": weighted least squares;
+    "median": weighted least absolute deviations (iteratively reweighted least squares), which
+    follows the machine's usual speed and ignores bursts. Slope 0 on thin data (under
+    ``MIN_LINE_WEIGHT`` forwards or one x)."""
+    w = np.asarray(w, dtype=float)
+    sloped = w.sum() >= MIN_LINE_WEIGHT
+    x0, y0, slope = _ls(x, y, w, sloped)
+    if statistic == "median":
+        floor = max(float(np.median(np.abs(y))) * 1e-6, 1e-15)
+        for _ in range(100):
+            r = np.abs(y - (y0 + slope * (x - x0)))
+            nx0, ny0, nslope = _ls(x, y, w / np.maximum(r, floor), sloped)
+            moved = abs((ny0 + nslope * (x0 - nx0)) - y0) + abs(nslope - slope) * float(np.ptp(x))
+            x0, y0, slope = x0, ny0 + nslope * (x0 - nx0), nslope
+            if moved <= 1e-9 * abs(y0):
+                break
+    return x0, y0, slope
+
+
+def _ls(x: np.ndarray, y: np.ndarray, w: np.ndarray, sloped: bool) -> tuple[float, float, float]:
+    mean_x, mean_y = float(np.average(x, weights=w)), float(np.average(y, weights=w))
+    spread = float(np.average((x - mean_x) ** 2, weights=w))
     slope = 0.0
-    if w.sum() >= MIN_LINE_WEIGHT and spread > 0:
+    if sloped and spread > 0:
         slope = max(0.0, float(np.average((x - mean_x) * (y - mean_y), weights=w) / spread))
-    return float(mean_x), float(mean_y), slope
+        mean_y = float(np.average(y - slope * (x - mean_x), weights=w))
+    return mean_x, mean_y, slope
 
 
-def _context_line(g: pd.DataFrame, key: tuple) -> pd.DataFrame:
+def _context_line(g: pd.DataFrame, key: tuple, statistic: str) -> pd.DataFrame:
     """The group's line in context at its bins' median contexts and its span's two ends."""
-    mean_x, mean_y, slope = _line(*(g[c].to_numpy(float) for c in ("context", "seconds", "weight")))
+    mean_x, mean_y, slope = _line(*(g[c].to_numpy(float) for c in ("context", "seconds", "weight")), statistic)
     bins = g.groupby("bin").agg(context=("context", "median"), count=("seconds", "size"))
     at = pd.DataFrame({"context": np.round(np.concatenate([[g["lo"].min(), g["hi"].max()], bins["context"]])),
                        "count": np.concatenate([[0, 0], bins["count"]])})
@@ -184,9 +206,9 @@ def _context_line(g: pd.DataFrame, key: tuple) -> pd.DataFrame:
     return at.assign(model=key[0], batch=key[1], new_tokens=key[2])
 
 
-def _prefill_line(g: pd.DataFrame, key: tuple) -> pd.DataFrame:
+def _prefill_line(g: pd.DataFrame, key: tuple, statistic: str) -> pd.DataFrame:
     """The model's prefill line in prompt tokens, at every prompt length it prefilled."""
-    mean_x, mean_y, slope = _line(*(g[c].to_numpy(float) for c in ("new_tokens", "seconds", "weight")))
+    mean_x, mean_y, slope = _line(*(g[c].to_numpy(float) for c in ("new_tokens", "seconds", "weight")), statistic)
     at = g.groupby("new_tokens", as_index=False).agg(count=("seconds", "size"))
     at["seconds"] = mean_y + slope * (at["new_tokens"] - mean_x)
     return at.assign(model=key[0], batch=key[1], context=0.0)

@@ -32,9 +32,9 @@ def register(subparsers) -> None:
                         "(default; every observation informs every context) or one value per 32-token "
                         "context bin (--statistic)")
     p.add_argument("--statistic", choices=("mean", "median"), default="mean",
-                   help="per timing point of --timings or --context-fit bins: the mean (default; predicts "
-                        "sums such as record latency on a loaded machine) or the median (the typical "
-                        "single forward)")
+                   help="mean (default): least squares, whose predictions add up to what was measured "
+                        "(throughput, record latency on a machine with bursts of other work); median: "
+                        "least absolute deviations, the machine's usual speed (typical records)")
     p.add_argument("--no-table", action="store_true", help="leave the measured table out of the card")
     p.set_defaults(handler=run)
 
