@@ -127,3 +127,17 @@ def test_record_noise_floor_compares_identical_baseline_records_with_their_media
     assert floor["points"] == 3
     assert floor["median_ape_pct"] == pytest.approx(100 * (1 - 1 / 1.1))
     assert record_noise_floor(records.drop(columns="mode"))["points"] == 0
+
+
+def test_common_factor_separates_machine_speed_from_model_error():
+    from osdsim.validate.report import common_factor
+
+    rng = np.random.default_rng(0)
+    records = np.repeat(np.arange(30), 5)
+    speed = rng.uniform(0.8, 1.25, 30)[records]  # one factor per record on both models
+    steps = pd.DataFrame({"record": records, "drafted": 3, "predicted_draft_s": 0.003, "predicted_verify_s": 0.01,
+                          "draft_s": 0.003 * speed, "verify_s": 0.01 * speed})
+    assert common_factor(steps) == pytest.approx(1.0)
+    independent = steps.assign(verify_s=0.01 * rng.uniform(0.8, 1.25, 30)[records])
+    assert abs(common_factor(independent)) < 0.5
+    assert common_factor(steps[steps["record"] < 2]) is None

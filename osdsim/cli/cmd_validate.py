@@ -169,6 +169,10 @@ def _text(p: dict) -> str:
              f"    verify part               {_fmt(p['steps']['verify'])}",
              f"    noise floor (same drafted and context, vs their median): "
              f"{_fmt(p['steps']['noise_floor'])}"]
+    corr = p["steps"].get("draft_verify_error_correlation")
+    if corr is not None:
+        lines.append(f"    draft and verify errors per record correlate at {corr:.2f}"
+                     + (" (one factor on both: the machine's speed while the record ran)" if corr > 0.8 else ""))
     for key, label in (("replayed", "measured acceptance"), ("acceptance_model", "acceptance model")):
         block = p[key]
         lines += [f"  {label}:",

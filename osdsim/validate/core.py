@@ -150,7 +150,8 @@ def summarise(steps: pd.DataFrame, records: pd.DataFrame, modelled: pd.DataFrame
                   "draft": report.error_stats(steps["predicted_draft_s"][steps["drafted"] > 0],
                                               steps["draft_s"][steps["drafted"] > 0]),
                   "verify": report.error_stats(steps["predicted_verify_s"], steps["verify_s"]),
-                  "noise_floor": report.noise_floor(steps)},
+                  "noise_floor": report.noise_floor(steps),
+                  "draft_verify_error_correlation": report.common_factor(steps)},
         "replayed": _block(records),
         "acceptance_model": _block(modelled.assign(mode="speculative")),
     }

@@ -80,6 +80,27 @@ def record_noise_floor(records: pd.DataFrame, min_group: int = 3) -> dict[str, f
     return error_stats(typical[keep], base["latency_s"][keep])
 
 
+def common_factor(steps: pd.DataFrame) -> float | None:
+    """Correlation over records of the draft part's and the verify part's prediction error.
+
+    Near 1, a record's error is one factor on both models at once: the machine's speed while
+    it ran (other tenants, frequency), not the cost model, which prices the two separately.
+    None with fewer than three records that drafted.
+    """
+    if "record" not in steps:
+        return None
+    per = steps[steps["drafted"] > 0].groupby("record")[
+        ["draft_s", "predicted_draft_s", "verify_s", "predicted_verify_s"]].sum()
+    per = per[(per["draft_s"] > 0) & (per["verify_s"] > 0)]
+    if len(per) < 3:
+        return None
+    d = per["predicted_draft_s"] / per["draft_s"]
+    v = per["predicted_verify_s"] / per["verify_s"]
+    if d.std() == 0 or v.std() == 0:
+        return None
+    return float(np.corrcoef(d, v)[0, 1])
+
+
 def noise_floor(steps: pd.DataFrame, context_bin: int = 32) -> dict[str, float]:
     """The error a perfect deterministic model of (drafted tokens, context) would still make.
 

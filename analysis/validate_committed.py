@@ -1,0 +1,84 @@
+"""Held-out validation of the committed real CPU traces: the README's validation table.
+
+For each trace: ``osdsim calibrate --trace T --records even --statistic S`` writes a card from the
+even records, and ``osdsim validate T --card CARD --records odd`` compares its predictions with
+the odd records, for the mean (least squares: sums, throughput) and the median (least absolute
+deviations: the machine's usual speed) statistic. A card calibrated on one run is also applied
+to the other run: on the shared 2-core VM the same forward's time moved by up to 50% between
+runs minutes apart, and those rows show it, then the same card times one factor (``--scale
+auto``: the median measured/predicted step ratio of the even records). Writes ``figures/validate_cpu_<name>.png``
+(mean statistic, odd records) and prints a Markdown table.
+
+    .venv/bin/python analysis/validate_committed.py [--out out/validate]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from _common import FIGURES, ROOT
+
+TRACES = {"osd_baseline": "traces/osd-small-cpu-baseline.jsonl",
+          "osd_shift": "traces/osd-small-cpu-shift.jsonl"}
+
+
+def osdsim(*argv: str) -> dict:
+    """Run an osdsim command with --json; its payload, or exit with its message."""
+    cmd = [sys.executable, "-c", "from osdsim.cli.main import main; main()", *argv, "--json"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"osdsim {' '.join(argv)}: {done.stderr.strip()}")
+    return json.loads(done.stdout)
+
+
+def pct(block: dict | None, key: str = "median_ape_pct") -> str:
+    return "n/a" if not block or block.get(key) is None else f"{block[key]:.1f}%"
+
+
+def row(name: str, card_from: str, statistic: str, v: dict) -> str:
+    rep = v["replayed"]
+    speedup = rep.get("speedup")
+    sp = "n/a" if not speedup else (f"{speedup['measured']:.3f}× → {speedup['predicted']:.3f}× "
+                                    f"({speedup['error_pct']:+.1f}%)")
+    floor = (v.get("baseline") or {}).get("noise_floor")
+    return (f"| {name} | {card_from} | {statistic} | {pct(rep['latency'])} | {pct(rep['tok_s'])} | "
+            f"{rep['throughput']['error_pct']:+.1f}% | {sp} | {pct(v['steps']['noise_floor'])} | {pct(floor)} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="out/validate", help="folder for the calibrated cards")
+    args = ap.parse_args()
+    out = ROOT / args.out
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["| trace (odd records) | card from | statistic | per-record latency | per-record tok/s | "
+             "throughput | speedup measured → predicted | step noise floor | record noise floor |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    cards = {}
+    for name, trace in TRACES.items():
+        for statistic in ("mean", "median"):
+            card = out / f"cpu-{name}-even-{statistic}.yaml"
+            osdsim("calibrate", "--trace", trace, "--records", "even", "--statistic", statistic,
+                   "--out", str(card))
+            cards[name, statistic] = card
+            figure = ["--figure", str(FIGURES / f"validate_cpu_{name}.png")] if statistic == "mean" else []
+            v = osdsim("validate", trace, "--card", str(card), "--records", "odd", *figure)
+            lines.append(row(Path(trace).name, "its even records", statistic, v))
+    names = list(TRACES)
+    for here, there in ((names[0], names[1]), (names[1], names[0])):
+        v = osdsim("validate", TRACES[here], "--card", str(cards[there, "mean"]), "--records", "odd")
+        lines.append(row(Path(TRACES[here]).name, f"{Path(TRACES[there]).name} (another run)", "mean", v))
+        v = osdsim("validate", TRACES[here], "--card", str(cards[there, "mean"]), "--records", "odd",
+                   "--scale", "auto")
+        lines.append(row(Path(TRACES[here]).name, f"{Path(TRACES[there]).name}, × its even records' "
+                         f"step ratio ({v['scale']:.2f})", "mean", v))
+    print("\n".join(lines))
+    print(f"\nfigures: {', '.join(f'figures/validate_cpu_{n}.png' for n in TRACES)}")
+
+
+if __name__ == "__main__":
+    main()
