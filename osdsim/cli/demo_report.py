@@ -19,6 +19,22 @@ def _md_table(rows: list[dict], floatfmt: str = ".3g") -> str:
     return "\n".join(lines)
 
 
+def _machine(val: dict) -> str:
+    """How much of the per-record error was the machine's speed (see osdsim validate)."""
+    out = []
+    floor = (val.get("baseline") or {}).get("noise_floor") or {}
+    if floor.get("median_ape_pct") is not None:
+        out.append(f"identical baseline records scattered {_pct(floor['median_ape_pct'])} around their median")
+    corr = val["steps"].get("draft_verify_error_correlation")
+    if corr is not None:
+        out.append(f"the draft's and the verify's errors per record correlate at {corr:.2f} (one factor on "
+                   "both: the machine's speed while the record ran)")
+    adjusted = (val.get("load_adjusted") or {}).get("latency") or {}
+    if adjusted.get("median_ape_pct") is not None:
+        out.append(f"scaled by each record's own baseline the error is {_pct(adjusted['median_ape_pct'])}")
+    return "; " + "; ".join(out) if out else ""
+
+
 def _fig(report_dir: Path, path: Path, alt: str) -> str:
     return f"![{alt}]({os.path.relpath(path, report_dir)})"
 
@@ -76,7 +92,7 @@ def write_report(out: Path, figures: Path, results: dict, timings: dict, curves:
             f"{rep['throughput']['predicted_tok_s']:.1f} (error {_pct(rep['throughput']['error_pct'])})",
             f"- per-record latency: median absolute error {_pct(rep['latency']['median_ape_pct'])}, p90 "
             f"{_pct(rep['latency']['p90_ape_pct'])}; the per-step noise floor of this machine was "
-            f"{_pct(val['steps']['noise_floor']['median_ape_pct'])}",
+            f"{_pct(val['steps']['noise_floor']['median_ape_pct'])}" + _machine(val),
             f"- α over records from the fitted learning curves: median absolute error "
             f"{val['alpha']['median_abs_error']:.3f}",
             "",
