@@ -7,6 +7,7 @@ from osdsim.cost.closed_form import (
     tau,
     walltime_improvement,
 )
+from osdsim.cost.measured import MeasuredCost
 from osdsim.cost.model import ConstantCost, CostModel, RooflineCost
 from osdsim.cost.roofline import (
     ForwardCost,
@@ -37,7 +38,7 @@ from osdsim.cost.step import (
 __all__ = [
     "ConstantCost", "CostModel", "ForwardCost", "RooflineCost", "c_from_cards", "capacity_flops_per_s",
     "distill_flops", "distill_time", "extra_arithmetic", "forward_bytes", "forward_cost", "forward_flops",
-    "forward_time", "kv_capacity_tokens", "min_improvement_bound", "min_tp", "optimal_gamma",
+    "forward_time", "kv_capacity_tokens", "MeasuredCost", "min_improvement_bound", "min_tp", "optimal_gamma",
     "optimal_gamma_at_batch", "plain_step_time", "spare_flops", "spec_speedup", "spec_step_time", "tau",
     "update_fits", "utilisation", "walltime_improvement", "weight_bytes",
 ]

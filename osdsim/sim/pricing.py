@@ -9,6 +9,7 @@ the context, so pricing at the mean context is exact for the roofline; the mean 
 
 from __future__ import annotations
 
+from osdsim.cost.measured import MeasuredCost
 from osdsim.cost.model import ConstantCost, CostModel, RooflineCost
 from osdsim.cost.roofline import kv_capacity_tokens
 from osdsim.cost.spare import TRAIN_FLOPS_PER_PARAM_TOKEN
@@ -17,12 +18,31 @@ from osdsim.specs import ModelSpec, load_hardware, load_model
 
 
 def build_cost(scenario: Scenario) -> CostModel:
-    """The scenario's cost model: the roofline on its hardware card, or constant seconds."""
+    """The scenario's cost model (``cost.model``, see ``sim.scenario.COST_MODELS``): constant
+    seconds, the roofline on its hardware card, or the card's measured table with the roofline
+    outside it."""
     spec = scenario.cost
     if spec.model == "constant":
         return ConstantCost(dict(spec.forward_s), capacity=spec.capacity_flops_per_s,
                             update_s_per_token=spec.update_s_per_token)
-    return RooflineCost(hardware(scenario), dtype=scenario.dtype, tp=scenario.tp)
+    hw = hardware(scenario)
+    if spec.model != "roofline":
+        why = _table_does_not_apply(scenario, hw)
+        if why is None:
+            return MeasuredCost(hw, dtype=scenario.dtype)
+        if spec.model == "measured":
+            raise ValueError(f"cost.model measured: {why}")
+    return RooflineCost(hw, dtype=scenario.dtype, tp=scenario.tp)
+
+
+def _table_does_not_apply(scenario: Scenario, hw) -> str | None:
+    if not hw.measured:
+        return f"hardware card {hw.name} has no measured table (write one with osdsim calibrate --out)"
+    if scenario.tp != 1:
+        return f"the measured table is for one device, the scenario has tp {scenario.tp}"
+    if scenario.dtype is not None and scenario.dtype != hw.default_dtype:
+        return f"the measured table ran in {hw.default_dtype}, the scenario asks for {scenario.dtype}"
+    return None
 
 
 def kv_tokens(scenario: Scenario, target: ModelSpec, draft: ModelSpec | None) -> float:

@@ -18,6 +18,10 @@ from osdsim.specs import DTYPE_BYTES
 
 ARRIVALS = ("poisson", "gamma", "constant", "replay")
 ACCEPTANCE_MODELS = ("constant", "per_position", "empirical", "learning_curve")
+# auto: the card's measured table (``osdsim calibrate``) where it has one and it applies (tensor
+# parallelism 1, the card's dtype), the roofline elsewhere; measured: the same, and an error when
+# it does not apply; roofline: the roofline only; constant: fixed seconds per forward.
+COST_MODELS = ("auto", "roofline", "measured", "constant")
 ROUTERS = ("round_robin", "least_outstanding")
 DISTS = ("fixed", "uniform", "lognormal")
 MAX_SCENARIO_BYTES = 1_000_000  # scenario files are small; refuse anything larger
@@ -84,7 +88,7 @@ class Online:
 
 @dataclass(frozen=True)
 class CostSpec:
-    model: str = "roofline"  # roofline | constant
+    model: str = "auto"  # auto | roofline | measured | constant (see COST_MODELS)
     forward_s: Mapping[str, float] = field(default_factory=dict)  # constant: seconds per forward by model
     capacity_flops_per_s: float = 1e15  # constant: the spare-compute ceiling
     update_s_per_token: float = 0.0  # constant: update seconds per buffered token
@@ -289,7 +293,7 @@ def _cost(raw) -> CostSpec:
         raw = {"model": raw}
     raw = _mapping(raw, "cost")
     _check_keys(raw, CostSpec, "cost")
-    model = _str(raw.get("model", "roofline"), "cost.model", ("roofline", "constant"))
+    model = _str(raw.get("model", "auto"), "cost.model", COST_MODELS)
     times = {str(k): _float(v, f"cost.forward_s.{k}", 0.0, strict=True)
              for k, v in _mapping(raw.get("forward_s", {}), "cost.forward_s").items()}
     if model == "constant" and not times:
