@@ -54,6 +54,25 @@ def test_vllm_v1_older_lines_lack_fields():
     assert s["rows_with_step_counts"] == 2 and s["tau"] == pytest.approx((300 + 280 + 400) / 400)
 
 
+def test_vllm_v1_early_lines_share_the_v0_marker_but_count_per_interval():
+    result = import_log("vllm", SAMPLES / "vllm_v1_early.log")
+    rows = result.aggregates
+    assert [(r["format"], r["counters"]) for r in rows] == [("vllm-v1", "interval")] * 2
+    assert [(r["drafted"], r["accepted"]) for r in rows] == [(240, 150), (240, 144)]  # not deltas
+    assert rows[0]["acceptance_rate"] == pytest.approx(0.625) and rows[0]["gamma"] is None
+    assert result.unreadable == 0
+
+
+def test_vllm_v1_apiserver_prefix_and_a_long_per_position_list():
+    result = import_log("vllm", SAMPLES / "vllm_v1_apiserver.log")
+    (row,) = result.aggregates
+    assert row["gamma"] == 15 and row["num_drafts"] == 65 and row["emitted"] == 91 + 65
+    assert row["per_position"][:3] == [0.6, 0.385, 0.215] and len(row["per_position"]) == 15
+    assert row["acceptance_rate"] == pytest.approx(0.093)
+    assert row["mean_acceptance_length"] == pytest.approx(2.4)
+    assert result.other == 1
+
+
 def test_prometheus_total_suffix_and_positions():
     result = import_log("vllm", SAMPLES / "vllm_prometheus.txt")
     (row,) = result.aggregates

@@ -6,7 +6,9 @@ Three sources, detected per line, so one file may mix them:
   delta since the previous line (a counter going down means a restart: the delta restarts too).
   V0's "accepted" counts every drafted position that matched, also after a rejection.
 - V1 engine ``SpecDecoding metrics: ...`` — counts per logging interval; older versions print
-  fewer fields. V1's "accepted" counts the accepted prefix of each draft (mean acceptance length
+  fewer fields, and the first V1 releases (before April 2025) printed ``Speculative metrics:
+  Draft acceptance rate: …, Number of accepted tokens: …, Number of draft tokens: …`` (the V0
+  marker without V0's speculative-token and emitted counts; per interval, counts only). V1's "accepted" counts the accepted prefix of each draft (mean acceptance length
   = 1 + accepted / drafts), with per-position rates when printed.
 - Prometheus text exposition of ``vllm:spec_decode_*`` counters (with or without ``_total``,
   per-position samples labelled ``position="i"``, 0-based). Each scrape is one cumulative
@@ -97,6 +99,24 @@ def parse_v1(line: str) -> dict[str, Any]:
             "accepted_tok_s": grab(r"Accepted throughput:\s*" + NUM, body),
             "drafted_tok_s": grab(r"Drafted throughput:\s*" + NUM, body),
             "time": _timestamp(line)}
+
+
+def is_v0(line: str) -> bool:
+    """A ``Speculative metrics:`` line of the V0 engine (it prints k and emitted tokens), as
+    opposed to the first V1 releases, which used the same marker for interval counts only."""
+    body = line.split(V0_MARK, 1)[1]
+    return bool(re.search(r"speculative tokens|emitted tokens|System efficiency", body))
+
+
+def parse_v1_early(line: str) -> dict[str, Any]:
+    """One interval line of the first V1 releases: accepted and drafted tokens, nothing per draft."""
+    body = line.split(V0_MARK, 1)[1]
+    accepted = grab(r"Number of accepted tokens:\s*" + INT, body, int, True, "accepted tokens")
+    drafted = grab(r"Number of draft tokens(?: tokens)?:\s*" + INT, body, int, True, "draft tokens")
+    check_counts(drafted, accepted)
+    return {"gamma": None, "accepted": accepted, "drafted": drafted, "num_drafts": None, "emitted": None,
+            "mean_acceptance_length": None, "per_position": None,
+            "acceptance_rate": grab(r"Draft acceptance rate:\s*" + NUM, body), "time": _timestamp(line)}
 
 
 def _delta(cur: dict[str, Any], prev: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -202,7 +222,9 @@ def parse_vllm(lines: list[str | None], path: str = "<text>") -> ImportResult:
             result.bad(lineno, "line longer than the limit")
             continue
         try:
-            if V0_MARK in line:
+            if V0_MARK in line and not is_v0(line):
+                result.add({"format": "vllm-v1", "line": lineno, "counters": "interval", **parse_v1_early(line)})
+            elif V0_MARK in line:
                 cur = parse_v0(line)
                 result.add(_v0_row(cur, prev_v0, lineno))
                 prev_v0 = cur
