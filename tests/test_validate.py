@@ -141,3 +141,14 @@ def test_common_factor_separates_machine_speed_from_model_error():
     independent = steps.assign(verify_s=0.01 * rng.uniform(0.8, 1.25, 30)[records])
     assert abs(common_factor(independent)) < 0.5
     assert common_factor(steps[steps["record"] < 2]) is None
+
+
+def test_steps_are_priced_at_the_batch_their_line_names(pair, tmp_path):
+    target, draft = pair
+    cost = RooflineCost(load_hardware("a100-80g"))
+    lines = synthetic_trace(cost, target, draft, records=4, batch=64)
+    steps = validate_trace(write(lines, tmp_path / "b.jsonl"), cost, target, draft, repeats=2).steps
+    assert (steps["batch"] == 64).all()
+    assert np.allclose(steps["predicted_s"], steps["measured_s"], rtol=1e-9)
+    one = synthetic_trace(cost, target, draft, records=4, batch=1)
+    assert [f["verify_s"] for k, f in one if k == "step"][0] < [f["verify_s"] for k, f in lines if k == "step"][0]

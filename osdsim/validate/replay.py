@@ -41,11 +41,13 @@ def prefill_s(cost, model: ModelSpec, prompt_tokens: float) -> float:
     return cost.forward_s(model, 1, n, 0) if n >= 1 else 0.0
 
 
-def step_s(cost, target: ModelSpec, draft: ModelSpec | None, drafted: int, position: float) -> tuple[float, float]:
-    """(draft seconds, verify seconds) of one step at ``position`` tokens of context."""
+def step_s(cost, target: ModelSpec, draft: ModelSpec | None, drafted: int, position: float,
+           batch: int = 1) -> tuple[float, float]:
+    """(draft seconds, verify seconds) of one step at ``position`` tokens of context, ``batch``
+    sequences in the forward (the step line's ``batch``; osdsim's own runs are batch 1)."""
     ctx = position - 1.0
-    d = sum(cost.forward_s(draft, 1, 1, ctx + i) for i in range(int(drafted))) if drafted else 0.0
-    return d, cost.forward_s(target, 1, int(drafted) + 1, ctx)
+    d = sum(cost.forward_s(draft, batch, 1, ctx + i) for i in range(int(drafted))) if drafted else 0.0
+    return d, cost.forward_s(target, batch, int(drafted) + 1, ctx)
 
 
 def replay_steps(steps: pd.DataFrame, records: pd.DataFrame, cost, target: ModelSpec,
@@ -54,7 +56,9 @@ def replay_steps(steps: pd.DataFrame, records: pd.DataFrame, cost, target: Model
     out = steps.loc[:, [c for c in ("record", "step", "gamma", "drafted", "accepted", "emitted",
                                     "draft_s", "verify_s") if c in steps]].copy()
     out["position"] = step_positions(steps, records).to_numpy()
-    priced = [step_s(cost, target, draft, d, p) for d, p in zip(out["drafted"], out["position"])]
+    batch = steps["batch"].fillna(1).astype(int) if "batch" in steps else pd.Series(1, index=steps.index)
+    out["batch"] = batch.to_numpy()
+    priced = [step_s(cost, target, draft, d, p, b) for d, p, b in zip(out["drafted"], out["position"], out["batch"])]
     out["predicted_draft_s"] = [p[0] for p in priced]
     out["predicted_verify_s"] = [p[1] for p in priced]
     out["predicted_s"] = out["predicted_draft_s"] + out["predicted_verify_s"]

@@ -104,10 +104,12 @@ def common_factor(steps: pd.DataFrame) -> float | None:
 def noise_floor(steps: pd.DataFrame, context_bin: int = 32) -> dict[str, float]:
     """The error a perfect deterministic model of (drafted tokens, context) would still make.
 
-    Each measured step time is compared with the median of the steps sharing its ``drafted``
-    and context bin: on a shared CPU this spread (other processes, caches, frequency) is the
+    Each measured step time is compared with the median of the steps sharing its ``drafted``,
+    context bin and batch: on a shared CPU this spread (other processes, caches, frequency) is the
     floor under any cost model's per-step error.
     """
     key = [steps["drafted"], (steps["position"] // context_bin).astype(int)]
+    if "batch" in steps:
+        key.append(steps["batch"])
     typical = steps.groupby(key)["measured_s"].transform("median")
     return error_stats(typical, steps["measured_s"])

@@ -17,8 +17,9 @@ from osdsim.validate.replay import baseline_s, prefill_s, step_s
 
 def synthetic_trace(cost, target: ModelSpec, draft: ModelSpec, *, gamma: int = 3, alpha: float = 0.7,
                     records: int = 20, prompt_tokens: int = 16, num_tokens: int = 48, noise: float = 0.0,
-                    rng: np.random.Generator | None = None) -> list[tuple[str, dict[str, Any]]]:
-    """(type, fields) lines of a trace; timings multiplied by (1 + noise·N(0,1)) if ``noise``."""
+                    rng: np.random.Generator | None = None, batch: int = 1) -> list[tuple[str, dict[str, Any]]]:
+    """(type, fields) lines of a trace; timings multiplied by (1 + noise·N(0,1)) if ``noise``;
+    steps priced (and labelled) at ``batch`` sequences per forward."""
     rng = rng or np.random.default_rng(0)
 
     def jitter(x: float) -> float:
@@ -34,11 +35,11 @@ def synthetic_trace(cost, target: ModelSpec, draft: ModelSpec, *, gamma: int = 3
             g = min(gamma, num_tokens - made - 1)
             matches = rng.random(g) < alpha
             acc = int(np.argmin(matches)) if not matches.all() else g
-            d, v = step_s(cost, target, draft, g, position)
+            d, v = step_s(cost, target, draft, g, position, batch)
             d, v = jitter(d), jitter(v)
             lines.append(("step", {"record": rec, "step": step, "gamma": g, "drafted": g, "accepted": acc,
                                    "emitted": acc + 1, "draft_s": d, "verify_s": v, "position": position,
-                                   "batch": 1}))
+                                   "batch": batch}))
             total += d + v
             made += acc + 1
             position += acc + 1
