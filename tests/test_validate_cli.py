@@ -141,3 +141,28 @@ def test_import_with_cards_gives_batch_aware_roofline_speedups(monkeypatch, caps
     assert [g["gamma"] for g in payload["roofline_prediction"]["gamma_what_if"]] == [1, 5]
     code, _, err = osdsim(monkeypatch, capsys, "import", "vllm", str(SAMPLES / "vllm_v0.log"), "--target", "x")
     assert code == 2 and "go together" in err
+
+
+def test_a_table_calibrated_with_llm_cards_serves_validate_and_the_simulator(monkeypatch, capsys, run_files,
+                                                                              tmp_path):
+    import yaml
+
+    from osdsim.cost import MeasuredCost
+    from osdsim.sim import load_scenario
+    from osdsim.sim.pricing import build_cost
+    from osdsim.specs import load_model
+
+    trace, _, _ = run_files
+    card = tmp_path / "gpu-calibrated.yaml"
+    cards = ("--target-card", "vicuna-7b-v1.3", "--draft-card", "llama-160m")
+    code, _, err = osdsim(monkeypatch, capsys, "calibrate", "--trace", str(trace), *cards, "--out", str(card))
+    assert code == 0, err
+    table = yaml.safe_load(card.read_text())["measured"]
+    assert {r["model"] for r in table} == {"vicuna-7b-v1.3", "llama-160m"}
+    code, out, err = osdsim(monkeypatch, capsys, "validate", str(trace), "--card", str(card), *cards,
+                            "--repeats", "2", "--json")
+    assert code == 0, err
+    assert json.loads(out)["steps"]["latency"]["p90_ape_pct"] < 1.0  # the table, not the card's roofline
+    cost = build_cost(load_scenario({"target": "vicuna-7b-v1.3", "draft": "llama-160m", "hardware": str(card)}))
+    assert isinstance(cost, MeasuredCost)
+    assert cost.table_s(load_model("vicuna-7b-v1.3"), 1, 4, 40) is not None

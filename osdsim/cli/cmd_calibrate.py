@@ -19,8 +19,9 @@ def register(subparsers) -> None:
     src.add_argument("--trace", help="a run trace (step lines with draft_s, verify_s, position)")
     p.add_argument("--hardware", default="cpu", help="base hardware card: spec-sheet peaks and bandwidth (default cpu)")
     p.add_argument("--models", help="model specs JSON (default: <timings>.models.json if present)")
-    p.add_argument("--target-card", help="LLM card for the trace's target (renamed to its meta name)")
-    p.add_argument("--draft-card", help="LLM card for the trace's draft")
+    p.add_argument("--target-card", help="LLM card of the trace's target (its architecture; the written "
+                                         "table is keyed by the card's name, so scenarios naming it use it)")
+    p.add_argument("--draft-card", help="LLM card of the trace's draft (likewise)")
     p.add_argument("--dtype", help="dtype the timings ran in (default: the card's)")
     p.add_argument("--name", help="name of the written card (default: the --out file's stem)")
     p.add_argument("--out", help="write the calibrated hardware card YAML here")
@@ -99,13 +100,27 @@ def run(args) -> Result:
         name = args.name or Path(args.out).stem
         source = (f"osdsim calibrate of {base.name} to {args.timings or args.trace}: median |error| "
                   f"{fit.summary()['median_abs_rel_error'] * 100:.2f}% over {len(fit.points)} points")
-        card = hardware_card(fit.hardware, None if args.no_table else fit.points, source=source)
+        card = hardware_card(fit.hardware, None if args.no_table else _card_named(args, fit.points),
+                             source=source)
         card = {"name": name, **card}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(f"# Calibrated by `osdsim calibrate`; peaks and bandwidth from card {base.name}.\n"
                                   + yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
         payload["out"] = args.out
     return Result(payload, _text(payload, fit))
+
+
+def _card_named(args, points):
+    """The table keyed by the LLM card names of --target-card/--draft-card (with --trace), so
+    that a scenario naming those cards prices its forwards from it; other models keep their names."""
+    from osdsim.specs import load_model
+
+    renames = {}
+    for name, role in getattr(args, "_roles", {}).items():
+        card = args.target_card if role == "target" else args.draft_card
+        if card:
+            renames[name] = load_model(card).name
+    return points.replace({"model": renames}) if renames else points
 
 
 def _text(payload: dict, fit) -> str:

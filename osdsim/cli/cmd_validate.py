@@ -60,8 +60,8 @@ def run(args) -> Result:
     target = resolve_spec(str(names[0]), specs, args.target_card)
     draft = resolve_spec(str(names[1]), specs, args.draft_card)
     hw = load_hardware(args.card)
-    cost = (MeasuredCost(hw, extrapolate=args.extrapolate) if args.cost == "measured"
-            else RooflineCost(hw))
+    cost = (MeasuredCost(hw, rows=_table_for(hw, names, args), extrapolate=args.extrapolate)
+            if args.cost == "measured" else RooflineCost(hw))
     scale = _scale(args, trace, cost, target, draft)
     if scale != 1.0:
         from osdsim.calibrate import ScaledCost
@@ -96,6 +96,19 @@ def run(args) -> Result:
         plt.close(fig)
         payload["figure"] = args.figure
     return Result(payload, _text(payload))
+
+
+def _table_for(hw, names, args) -> tuple:
+    """The card's table, with rows keyed by an LLM card name (``calibrate --target-card``)
+    renamed to the trace's model name where the trace's own name has no rows."""
+    from osdsim.specs import load_model
+
+    have = {row[0] for row in hw.measured}
+    renames = {}
+    for name, card in zip(names, (args.target_card, args.draft_card)):
+        if card and str(name) not in have and load_model(card).name in have:
+            renames[load_model(card).name] = str(name)
+    return tuple((renames.get(r[0], r[0]), *r[1:]) for r in hw.measured)
 
 
 def _scale(args, trace, cost, target, draft) -> float:
