@@ -39,14 +39,19 @@ def pct(block: dict | None, key: str = "median_ape_pct") -> str:
     return "n/a" if not block or block.get(key) is None else f"{block[key]:.1f}%"
 
 
-def row(name: str, card_from: str, statistic: str, v: dict) -> str:
+def cells(v: dict) -> list[str]:
+    """Per-record latency and tok/s (median APE), throughput and speedup errors, noise floors."""
     rep = v["replayed"]
     speedup = rep.get("speedup")
-    sp = "n/a" if not speedup else (f"{speedup['measured']:.3f}× → {speedup['predicted']:.3f}× "
-                                    f"({speedup['error_pct']:+.1f}%)")
+    sp = "—" if not speedup else (f"{speedup['measured']:.3f}× → {speedup['predicted']:.3f}× "
+                                  f"({speedup['error_pct']:+.1f}%)")
     floor = (v.get("baseline") or {}).get("noise_floor")
-    return (f"| {name} | {card_from} | {statistic} | {pct(rep['latency'])} | {pct(rep['tok_s'])} | "
-            f"{rep['throughput']['error_pct']:+.1f}% | {sp} | {pct(v['steps']['noise_floor'])} | {pct(floor)} |")
+    return [pct(rep["latency"]), pct(rep["tok_s"]), f"{rep['throughput']['error_pct']:+.1f}%", sp,
+            pct(v["steps"]["noise_floor"]), pct(floor) if floor and floor.get("points") else "—"]
+
+
+def joined(folds: list[list[str]]) -> list[str]:
+    return [" / ".join(parts) for parts in zip(*folds)]
 
 
 def main() -> None:
@@ -55,29 +60,35 @@ def main() -> None:
     args = ap.parse_args()
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
-    lines = ["| trace (odd records) | card from | statistic | per-record latency | per-record tok/s | "
-             "throughput | speedup measured → predicted | step noise floor | record noise floor |",
+    lines = ["| trace | card from | statistic | per-record latency | per-record tok/s | throughput | "
+             "speedup measured → predicted | step noise floor | record noise floor |",
              "|---|---|---|---|---|---|---|---|---|"]
     cards = {}
     for name, trace in TRACES.items():
         for statistic in ("mean", "median"):
-            card = out / f"cpu-{name}-even-{statistic}.yaml"
-            osdsim("calibrate", "--trace", trace, "--records", "even", "--statistic", statistic,
-                   "--out", str(card))
-            cards[name, statistic] = card
-            figure = ["--figure", str(FIGURES / f"validate_cpu_{name}.png")] if statistic == "mean" else []
-            v = osdsim("validate", trace, "--card", str(card), "--records", "odd", *figure)
-            lines.append(row(Path(trace).name, "its even records", statistic, v))
+            folds = []
+            for fit_on, check in (("even", "odd"), ("odd", "even")):
+                card = out / f"cpu-{name}-{fit_on}-{statistic}.yaml"
+                osdsim("calibrate", "--trace", trace, "--records", fit_on, "--statistic", statistic,
+                       "--out", str(card))
+                cards[name, fit_on, statistic] = card
+                figure = (["--figure", str(FIGURES / f"validate_cpu_{name}.png")]
+                          if (statistic, fit_on) == ("mean", "even") else [])
+                folds.append(cells(osdsim("validate", trace, "--card", str(card), "--records", check, *figure)))
+            lines.append(f"| `{Path(trace).name}` | its even / odd records | {statistic} | "
+                         + " | ".join(joined(folds)) + " |")
     names = list(TRACES)
     for here, there in ((names[0], names[1]), (names[1], names[0])):
-        v = osdsim("validate", TRACES[here], "--card", str(cards[there, "mean"]), "--records", "odd")
-        lines.append(row(Path(TRACES[here]).name, f"{Path(TRACES[there]).name} (another run)", "mean", v))
-        v = osdsim("validate", TRACES[here], "--card", str(cards[there, "mean"]), "--records", "odd",
-                   "--scale", "auto")
-        lines.append(row(Path(TRACES[here]).name, f"{Path(TRACES[there]).name}, × its even records' "
-                         f"step ratio ({v['scale']:.2f})", "mean", v))
+        card = str(cards[there, "even", "mean"])
+        v = osdsim("validate", TRACES[here], "--card", card, "--records", "odd")
+        lines.append(f"| `{Path(TRACES[here]).name}` (odd) | `{Path(TRACES[there]).name}` (another run) | mean | "
+                     + " | ".join(cells(v)) + " |")
+        v = osdsim("validate", TRACES[here], "--card", card, "--records", "odd", "--scale", "auto")
+        lines.append(f"| same | same × {v['scale']:.2f} (`--scale auto`: its even records' step ratio) | mean | "
+                     + " | ".join(cells(v)) + " |")
     print("\n".join(lines))
-    print(f"\nfigures: {', '.join(f'figures/validate_cpu_{n}.png' for n in TRACES)}")
+    print("\n(two values: fitted on the even records and checked on the odd ones / the other way round)")
+    print(f"figures: {', '.join(f'figures/validate_cpu_{n}.png' for n in TRACES)}")
 
 
 if __name__ == "__main__":
