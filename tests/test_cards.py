@@ -219,3 +219,18 @@ def test_non_number_hardware_field_raises(tmp_path, text, field):
     with pytest.raises(CardError) as info:
         load_hardware(str(path))
     assert field in str(info.value)
+
+
+def test_hardware_card_measured_updates_round_trip_and_errors(tmp_path):
+    import yaml
+
+    from osdsim.specs import CardError, load_hardware
+
+    base = {"memory_GB": 24, "bandwidth_GBps": 20, "peak_TFLOPs": {"fp32": 0.1}, "default_dtype": "fp32"}
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump({**base, "measured_updates": [{"model": "d", "num_tokens": 180, "seconds": 0.3}]}))
+    assert load_hardware(str(good)).measured_updates == (("d", 180.0, 0.3),)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**base, "measured_updates": [{"model": "d", "seconds": 0.3}]}))
+    with pytest.raises(CardError, match="bad.yaml: measured_updates row 0"):
+        load_hardware(str(bad))

@@ -50,3 +50,27 @@ def test_roofline_ignores_the_table_and_measured_refuses_where_it_does_not_apply
         build_cost(load_scenario({**_scenario(card, model="measured"), "tp": 2}))
     with pytest.raises(ValueError, match="cost.model"):
         load_scenario(_scenario(card, model="table"))
+
+
+def test_a_cards_measured_updates_set_the_simulated_update_time(card, tmp_path):
+    data = yaml.safe_load(Path(card).read_text(encoding="utf-8"))
+    data["measured_updates"] = [{"model": "llama-160m", "num_tokens": n, "seconds": 0.25 + 1e-4 * n}
+                                for n in (100, 200, 400)]
+    path = tmp_path / "with-updates.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    scenario = {**_scenario(str(path)), "online": {"update_interval": 2, "mode": "exclusive"},
+                "workload": {"rate": 0.5, "num_requests": 12, "prompt_tokens": 32, "output_tokens": 64}}
+    updates = simulate(scenario, baseline=False).updates
+    assert len(updates) >= 5
+    assert updates["update_s"].to_numpy() == pytest.approx(0.25 + 1e-4 * updates["num_tokens"].to_numpy(), rel=1e-9)
+    roofline = simulate({**scenario, "cost": {"model": "roofline"}}, baseline=False).updates
+    assert (roofline["update_s"] < 0.25).all()  # the spec-sheet roofline knows nothing of the fixed part
+
+
+def test_update_lines_are_least_squares_with_nonnegative_parts():
+    from osdsim.cost.measured import update_lines
+
+    lines = update_lines([("d", n, 0.2 + 1e-3 * n) for n in (10, 50, 90)] + [("e", 10, 0.3), ("e", 90, 0.1),
+                                                                           ("e", 50, 0.2)])
+    assert lines["d"] == pytest.approx((0.2, 1e-3))
+    assert lines["e"] == pytest.approx((0.2, 0.0))  # a falling line is held flat at the mean

@@ -166,3 +166,31 @@ def test_a_table_calibrated_with_llm_cards_serves_validate_and_the_simulator(mon
     cost = build_cost(load_scenario({"target": "vicuna-7b-v1.3", "draft": "llama-160m", "hardware": str(card)}))
     assert isinstance(cost, MeasuredCost)
     assert cost.table_s(load_model("vicuna-7b-v1.3"), 1, 4, 40) is not None
+
+
+def test_online_updates_are_calibrated_and_validated(monkeypatch, capsys, tmp_path):
+    import yaml
+
+    target = model_spec_from_hf_config(CFG, "target")
+    draft = model_spec_from_hf_config({**CFG, "hidden_size": 64, "intermediate_size": 176,
+                                       "num_hidden_layers": 2, "num_attention_heads": 2}, "draft")
+    trace = tmp_path / "online.jsonl"
+    with TraceWriter(trace, mode="w") as w:
+        for kind, fields in synthetic_trace(RooflineCost(load_hardware("cpu")), target, draft, records=8):
+            w.write(kind, **fields)
+        for u in range(1, 9):  # one update after every record: 0.3 s fixed + 0.5 ms per token
+            w.write("update", update=u, after_record=u - 1, num_tokens=40 * u, loss=1.0, update_s=0.3 + 5e-4 * 40 * u)
+    models = tmp_path / "m.json"
+    models.write_text(json.dumps({m.name: spec_to_dict(m) for m in (target, draft)}))
+    card = tmp_path / "cpu-online.yaml"
+    code, out, err = osdsim(monkeypatch, capsys, "calibrate", "--trace", str(trace), "--models", str(models),
+                            "--records", "even", "--out", str(card), "--json")
+    assert code == 0, err
+    fit = json.loads(out)["updates"]
+    assert fit["rows"] == 4 and fit["seconds_fixed"] == pytest.approx(0.3) and fit["seconds_per_token"] == pytest.approx(5e-4)
+    assert len(yaml.safe_load(card.read_text())["measured_updates"]) == 4
+    code, out, err = osdsim(monkeypatch, capsys, "validate", str(trace), "--card", str(card), "--models", str(models),
+                            "--records", "odd", "--repeats", "2", "--json")
+    assert code == 0, err
+    updates = json.loads(out)["updates"]
+    assert updates["points"] == 4 and updates["p90_ape_pct"] < 1e-6  # held-out updates on the fitted line

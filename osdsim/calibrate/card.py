@@ -16,8 +16,10 @@ from osdsim.specs import HardwareSpec
 TABLE_DIGITS = 9  # seconds kept to the nanosecond
 
 
-def hardware_card(hw: HardwareSpec, rows: pd.DataFrame | None = None, source: str = "") -> dict[str, Any]:
-    """The card mapping of ``hw`` (fitted numbers) with ``rows`` as its ``measured`` table."""
+def hardware_card(hw: HardwareSpec, rows: pd.DataFrame | None = None, source: str = "",
+                  updates: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The card mapping of ``hw`` (fitted numbers) with ``rows`` as its ``measured`` table and
+    ``updates`` (model, num_tokens, seconds) as its ``measured_updates``."""
     card: dict[str, Any] = {
         "memory_GB": hw.memory_bytes / 1e9,
         "bandwidth_GBps": hw.bandwidth_Bps / 1e9,
@@ -37,4 +39,8 @@ def hardware_card(hw: HardwareSpec, rows: pd.DataFrame | None = None, source: st
             {"model": str(r.model), "batch": int(r.batch), "new_tokens": int(r.new_tokens),
              "context": int(r.context), "seconds": round(float(r.seconds), TABLE_DIGITS)}
             for r in rows.itertuples(index=False)]
+    if updates is not None and len(updates):
+        card["measured_updates"] = [
+            {"model": str(r.model), "num_tokens": int(r.num_tokens), "seconds": round(float(r.seconds), TABLE_DIGITS)}
+            for r in updates.itertuples(index=False)]
     return card

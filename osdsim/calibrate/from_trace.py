@@ -212,3 +212,13 @@ def _prefill_line(g: pd.DataFrame, key: tuple, statistic: str) -> pd.DataFrame:
     at = g.groupby("new_tokens", as_index=False).agg(count=("seconds", "size"))
     at["seconds"] = mean_y + slope * (at["new_tokens"] - mean_x)
     return at.assign(model=key[0], batch=key[1], context=0.0)
+
+
+def update_rows(updates: pd.DataFrame, draft: str) -> pd.DataFrame:
+    """(model, num_tokens, seconds) of the draft updates of an online run (``update`` lines)."""
+    if updates is None or updates.empty or not {"num_tokens", "update_s"} <= set(updates):
+        return pd.DataFrame(columns=["model", "num_tokens", "seconds"])
+    u = updates.dropna(subset=["num_tokens", "update_s"])
+    u = u[(u["num_tokens"] > 0) & (u["update_s"] > 0)]
+    return pd.DataFrame({"model": draft, "num_tokens": u["num_tokens"].astype(int),
+                         "seconds": u["update_s"].astype(float)}).reset_index(drop=True)

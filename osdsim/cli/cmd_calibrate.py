@@ -77,6 +77,9 @@ def _rows(args):
     from osdsim.validate.core import select_records
 
     trace = select_records(trace, args.records)
+    from osdsim.calibrate.from_trace import update_rows
+
+    args._updates = update_rows(trace.updates, str(draft))
     return timings_from_trace(trace.steps, str(target), str(draft), records=trace.records,
                               statistic=args.statistic, context_fit=args.context_fit), None
 
@@ -96,18 +99,34 @@ def run(args) -> Result:
     payload = {"hardware": base.name, "source": args.timings or args.trace, "statistic": args.statistic,
                "params": fit.params,
                "fit": fit.summary(), "points": fit.points.to_dict(orient="records")}
+    updates = getattr(args, "_updates", None)
+    if updates is not None and len(updates):
+        payload["updates"] = _update_fit(updates)
     if args.out:
         name = args.name or Path(args.out).stem
         source = (f"osdsim calibrate of {base.name} to {args.timings or args.trace}: median |error| "
                   f"{fit.summary()['median_abs_rel_error'] * 100:.2f}% over {len(fit.points)} points")
         card = hardware_card(fit.hardware, None if args.no_table else _card_named(args, fit.points),
-                             source=source)
+                             source=source,
+                             updates=None if args.no_table or updates is None else _card_named(args, updates))
         card = {"name": name, **card}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(f"# Calibrated by `osdsim calibrate`; peaks and bandwidth from card {base.name}.\n"
                                   + yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
         payload["out"] = args.out
     return Result(payload, _text(payload, fit))
+
+
+def _update_fit(updates) -> dict:
+    """The update-time line a + b·tokens that MeasuredCost will use, and its error per update."""
+    import numpy as np
+
+    from osdsim.cost.measured import update_lines
+
+    (a, b), = update_lines(updates.itertuples(index=False)).values()
+    err = np.abs((a + b * updates["num_tokens"]) / updates["seconds"] - 1.0)
+    return {"rows": int(len(updates)), "seconds_fixed": a, "seconds_per_token": b,
+            "median_abs_rel_error": float(err.median()), "max_abs_rel_error": float(err.max())}
 
 
 def _card_named(args, points):
@@ -134,6 +153,11 @@ def _text(payload: dict, fit) -> str:
     out = [key_values(shown), "(errors in percent)", "", table(pts[cols].head(60).to_dict(orient="records"))]
     if len(pts) > 60:
         out.append(f"... {len(pts) - 60} more points (--json for all)")
+    u = payload.get("updates")
+    if u:
+        out.append(f"\ndraft updates: {u['rows']} measured, fitted {u['seconds_fixed']:.4g} s + "
+                   f"{u['seconds_per_token'] * 1e3:.4g} ms/token (median |error| "
+                   f"{u['median_abs_rel_error'] * 100:.1f}%, max {u['max_abs_rel_error'] * 100:.1f}%)")
     if payload.get("out"):
         out.append(f"\nwrote {payload['out']}")
     return "\n".join(out)

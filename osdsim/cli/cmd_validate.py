@@ -60,7 +60,8 @@ def run(args) -> Result:
     target = resolve_spec(str(names[0]), specs, args.target_card)
     draft = resolve_spec(str(names[1]), specs, args.draft_card)
     hw = load_hardware(args.card)
-    cost = (MeasuredCost(hw, rows=_table_for(hw, names, args), extrapolate=args.extrapolate)
+    cost = (MeasuredCost(hw, rows=_table_for(hw, names, args, hw.measured), extrapolate=args.extrapolate,
+                         update_rows=_table_for(hw, names, args, hw.measured_updates))
             if args.cost == "measured" else RooflineCost(hw))
     scale = _scale(args, trace, cost, target, draft)
     if scale != 1.0:
@@ -98,17 +99,17 @@ def run(args) -> Result:
     return Result(payload, _text(payload))
 
 
-def _table_for(hw, names, args) -> tuple:
-    """The card's table, with rows keyed by an LLM card name (``calibrate --target-card``)
+def _table_for(hw, names, args, rows) -> tuple:
+    """The card's table ``rows``, those keyed by an LLM card name (``calibrate --target-card``)
     renamed to the trace's model name where the trace's own name has no rows."""
     from osdsim.specs import load_model
 
-    have = {row[0] for row in hw.measured}
+    have = {row[0] for row in rows}
     renames = {}
     for name, card in zip(names, (args.target_card, args.draft_card)):
         if card and str(name) not in have and load_model(card).name in have:
             renames[load_model(card).name] = str(name)
-    return tuple((renames.get(r[0], r[0]), *r[1:]) for r in hw.measured)
+    return tuple((renames.get(r[0], r[0]), *r[1:]) for r in rows)
 
 
 def _scale(args, trace, cost, target, draft) -> float:
@@ -214,6 +215,8 @@ def _text(p: dict) -> str:
         la = p["load_adjusted"]
         lines.append(f"  load-adjusted record latency {_fmt(la['latency'])} (each scaled by its own baseline's "
                      f"measured/predicted, median {la['load_factor_median']:.3f}; not a prediction)")
+    if p.get("updates", {}).get("points"):
+        lines.append(f"  draft update time            {_fmt(p['updates'])}")
     if "alpha" in p and p["alpha"].get("records"):
         a = p["alpha"]
         lines.append(f"  alpha over records          median |error| {a['median_abs_error']:.3f}, p90 "

@@ -42,6 +42,24 @@ def build_tables(rows) -> dict[str, dict[float, dict[float, tuple[np.ndarray, np
     return tables
 
 
+def update_lines(rows) -> dict[str, tuple[float, float]]:
+    """model → (a, b): least-squares seconds = a + b·num_tokens over its update rows, a, b ≥ 0."""
+    by_model: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for model, num_tokens, seconds in rows:
+        by_model[str(model)].append((float(num_tokens), float(seconds)))
+    lines = {}
+    for model, pts in by_model.items():
+        x, y = np.array(pts).T
+        slope = 0.0
+        if len(x) >= 3 and np.ptp(x) > 0:
+            slope = max(0.0, float(np.polyfit(x, y, 1)[0]))
+        intercept = float(np.mean(y - slope * x))
+        if intercept < 0:  # a line through the origin instead
+            intercept, slope = 0.0, float(np.sum(x * y) / np.sum(x * x))
+        lines[model] = (intercept, slope)
+    return lines
+
+
 def _bracket(levels: list[float], x: float) -> tuple[float, float, float] | None:
     """(lower, upper, weight of upper) of ``x`` among sorted ``levels``; None outside them."""
     if not levels or x < levels[0] or x > levels[-1]:
@@ -57,13 +75,17 @@ def _bracket(levels: list[float], x: float) -> tuple[float, float, float] | None
 class MeasuredCost:
     """CostModel over ``hardware.measured`` (rows model, batch, new_tokens, context, seconds).
 
-    ``forward_flops``, ``capacity_flops_per_s`` and ``update_s`` come from the roofline of
-    ``hardware``; only forward time is measured. ``rows`` overrides the card's table.
+    ``forward_flops`` and ``capacity_flops_per_s`` come from the roofline of ``hardware``.
+    ``update_s`` of a draft with rows in ``hardware.measured_updates`` (or ``update_rows``) is
+    the least-squares line a + b·tokens through them (a, b ≥ 0: an update's fixed part, the
+    optimizer step and launches, dominates small drafts), else the roofline's. ``rows``
+    overrides the card's forward table.
     """
 
     hardware: HardwareSpec
     rows: tuple = ()
     extrapolate: str = "anchored"
+    update_rows: tuple = ()
     dtype: str | None = None
     _tables: dict = field(default_factory=dict, compare=False, repr=False)
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
@@ -73,6 +95,7 @@ class MeasuredCost:
             raise ValueError(f"extrapolate must be one of {', '.join(_EXTRAPOLATE)}")
         self._tables.update(build_tables(self.rows or self.hardware.measured))
         object.__setattr__(self, "_roofline", RooflineCost(self.hardware, dtype=self.dtype))
+        object.__setattr__(self, "_update_lines", update_lines(self.update_rows or self.hardware.measured_updates))
 
     def measured_models(self) -> list[str]:
         return sorted(self._tables)
@@ -127,4 +150,7 @@ class MeasuredCost:
         return self._roofline.capacity_flops_per_s()
 
     def update_s(self, draft, num_tokens):
-        return self._roofline.update_s(draft, num_tokens)
+        line = self._update_lines.get(draft.name)
+        if line is None:
+            return self._roofline.update_s(draft, num_tokens)
+        return float(line[0] + line[1] * float(num_tokens))

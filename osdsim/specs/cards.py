@@ -144,16 +144,24 @@ def _load_hardware_path(path: str) -> HardwareSpec:
         if not isinstance(measured, list):
             raise CardError(f"{p}: field 'measured' must be a list of timing rows")
         data["measured"] = tuple(_measured_row(p, i, row) for i, row in enumerate(measured))
+    updates = data.pop("measured_updates", None)
+    if updates is not None:
+        if not isinstance(updates, list):
+            raise CardError(f"{p}: field 'measured_updates' must be a list of update rows")
+        data["measured_updates"] = tuple(_measured_row(p, i, row, "measured_updates", _UPDATE_KEYS)
+                                         for i, row in enumerate(updates))
     return _build(HardwareSpec, p, data)
 
 
 _MEASURED_KEYS = ("model", "batch", "new_tokens", "context", "seconds")
+_UPDATE_KEYS = ("model", "num_tokens", "seconds")
 
 
-def _measured_row(path: Path, index: int, row: Any) -> tuple:
-    if not isinstance(row, dict) or set(row) != set(_MEASURED_KEYS):
-        raise CardError(f"{path}: measured row {index} must have exactly the keys {', '.join(_MEASURED_KEYS)}")
-    return (str(row["model"]), *(_number(path, f"measured[{index}].{k}", row[k]) for k in _MEASURED_KEYS[1:]))
+def _measured_row(path: Path, index: int, row: Any, field_name: str = "measured",
+                  keys: tuple[str, ...] = _MEASURED_KEYS) -> tuple:
+    if not isinstance(row, dict) or set(row) != set(keys):
+        raise CardError(f"{path}: {field_name} row {index} must have exactly the keys {', '.join(keys)}")
+    return (str(row["model"]), *(_number(path, f"{field_name}[{index}].{k}", row[k]) for k in keys[1:]))
 
 
 def load_model(name: str | ModelSpec) -> ModelSpec:

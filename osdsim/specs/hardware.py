@@ -15,7 +15,8 @@ class HardwareSpec:
     Efficiencies scale the spec-sheet peaks to what real kernels reach; the overhead terms
     are the fixed cost of one forward call and of each layer in it (kernel launches, Python),
     which dominate small models in eager PyTorch. ``measured`` holds timing tables that
-    calibration writes (rows of model, batch, new_tokens, context, seconds).
+    calibration writes (rows of model, batch, new_tokens, context, seconds), and
+    ``measured_updates`` the draft updates of online runs (rows of model, num_tokens, seconds).
     """
 
     name: str
@@ -32,6 +33,7 @@ class HardwareSpec:
     gpus_per_node: int = 8
     source: str = ""
     measured: tuple = field(default=(), compare=False)
+    measured_updates: tuple = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         for name in ("memory_bytes", "bandwidth_Bps"):

@@ -56,10 +56,26 @@ def select_records(trace: Trace, which: str = "all") -> Trace:
             r = df["record"].astype(int)
             return df[(r >= start) & (r < stop)].reset_index(drop=True)
 
-    part = replace(trace, steps=keep(trace.steps), records=keep(trace.records))
+    part = replace(trace, steps=keep(trace.steps), records=keep(trace.records),
+                   updates=_keep_updates(trace.updates, which))
     if part.records.empty:
         raise ValueError(f"{trace.path}: no records selected by {which!r}")
     return part
+
+
+def _keep_updates(updates: pd.DataFrame, which: str) -> pd.DataFrame:
+    """Updates for a selection: by the parity of their number ("even"/"odd"), or those made
+    after a record in A:B."""
+    if updates is None or updates.empty:
+        return updates
+    if which in ("even", "odd") and "update" in updates:
+        return updates[updates["update"].astype(int) % 2 == (0 if which == "even" else 1)].reset_index(drop=True)
+    if ":" in which and "after_record" in updates:
+        lo, _, hi = which.partition(":")
+        r = updates["after_record"].astype(int)
+        keep = (r >= (int(lo) if lo.strip() else -(2 ** 62))) & (r < (int(hi) if hi.strip() else 2 ** 62))
+        return updates[keep].reset_index(drop=True)
+    return updates
 
 
 def trace_gamma(trace: Trace) -> int:
@@ -115,6 +131,9 @@ def validate_trace(trace: Trace, cost, target: ModelSpec, draft: ModelSpec, *, c
                                     draft, np.random.default_rng(seed), repeats,
                                     None if n_trained is None else n_trained.reindex(chosen))
     summary = summarise(steps, table, modelled, online=len(trace.updates) > 0)
+    u = part.updates
+    if u is not None and len(u) and {"num_tokens", "update_s"} <= set(u):
+        summary["updates"] = report.error_stats([cost.update_s(draft, n) for n in u["num_tokens"]], u["update_s"])
     summary["acceptance_model"]["kind"] = kind
     return Validation(steps, table, modelled, summary)
 
