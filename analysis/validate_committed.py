@@ -47,6 +47,7 @@ def cells(v: dict) -> list[str]:
                                   f"({speedup['error_pct']:+.1f}%)")
     floor = (v.get("baseline") or {}).get("noise_floor")
     return [pct(rep["latency"]), pct(rep["tok_s"]), f"{rep['throughput']['error_pct']:+.1f}%", sp,
+            pct(v.get("updates")) if (v.get("updates") or {}).get("points") else "—",
             pct(v["steps"]["noise_floor"]), pct(floor) if floor and floor.get("points") else "—"]
 
 
@@ -61,8 +62,8 @@ def main() -> None:
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
     lines = ["| trace | card from | statistic | per-record latency | per-record tok/s | throughput | "
-             "speedup measured → predicted | step noise floor | record noise floor |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "speedup measured → predicted | draft update time | step noise floor | record noise floor |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     cards = {}
     for name, trace in TRACES.items():
         for statistic in ("mean", "median"):
