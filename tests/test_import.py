@@ -187,3 +187,34 @@ def test_fuzz_never_raises_anything_but_the_documented_error(text, kind):
         return
     assert result.aggregates and result.parsed + result.unreadable + result.other >= 1
     analyse(result.aggregates, c=0.1, gammas=[2], alphas=[0.5])
+
+
+def _interval_log(gen_tok_s: float, prompt_tok_s: float = 0.0, running: int = 8) -> str:
+    return (f"(APIServer pid=7) INFO 05-01 10:00:00 [loggers.py:123] Engine 000: Avg prompt throughput: "
+            f"{prompt_tok_s:.4f} tokens/s, Avg generation throughput: {gen_tok_s:.4f} tokens/s, Running: {running} "
+            "reqs, Waiting: 0 reqs, GPU KV cache usage: 3.1%, Prefix cache hit rate: 0.0%\n"
+            "(APIServer pid=7) INFO 05-01 10:00:00 [metrics.py:101] SpecDecoding metrics: Mean acceptance length: "
+            "2.50, Accepted throughput: 30.00 tokens/s, Drafted throughput: 60.00 tokens/s, Accepted: 300 tokens, "
+            "Drafted: 600 tokens, Per-position acceptance rate: 0.800, 0.450, 0.250, Avg Draft acceptance rate: 50.0%\n")
+
+
+def test_throughput_lines_attach_to_their_interval_and_check_the_cost_model():
+    from osdsim.cost import RooflineCost
+    from osdsim.specs import load_hardware, load_model
+    from osdsim.validate.imported import throughput_check
+
+    target, draft, cost = load_model("vicuna-7b-v1.3"), load_model("llama-160m"), RooflineCost(load_hardware("a100-80g"))
+    step = 3 * cost.forward_s(draft, 8, 1, 512) + cost.forward_s(target, 8, 4, 512)
+    exact = 8 * 2.5 / step  # batch 8, tau = (300 + 200) / 200, gamma 3
+    result = import_text("vllm", _interval_log(exact))
+    (row,) = result.aggregates
+    assert (row["running"], row["waiting"], row["kv_usage_pct"]) == (8, 0, 3.1) and result.other == 1
+    check = throughput_check(result.aggregates, cost, target, draft, context=512)
+    assert check["error"]["median_ape_pct"] < 0.01
+    # a second of prefill work at P prompt tokens/s leaves (1 - P * per-token prefill cost) for decoding
+    per_token = cost.forward_s(target, 1, 512, 0) / 512
+    busy = import_text("vllm", _interval_log(exact * (1 - 200 * per_token), prompt_tok_s=200)).aggregates
+    assert throughput_check(busy, cost, target, draft, context=512)["error"]["median_ape_pct"] < 0.01
+    # a throughput line far from any speculative line is not attached
+    far = import_text("vllm", _interval_log(exact).replace("\n", "\n" + "INFO other\n" * 6, 1)).aggregates
+    assert "running" not in far[0] and throughput_check(far, cost, target, draft) is None

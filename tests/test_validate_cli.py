@@ -194,3 +194,15 @@ def test_online_updates_are_calibrated_and_validated(monkeypatch, capsys, tmp_pa
     assert code == 0, err
     updates = json.loads(out)["updates"]
     assert updates["points"] == 4 and updates["p90_ape_pct"] < 1e-6  # held-out updates on the fitted line
+
+
+def test_import_checks_logged_throughput_with_cards(monkeypatch, capsys):
+    argv = ("import", "vllm", str(SAMPLES / "vllm_v1.log"), "--target", "vicuna-7b-v1.3", "--draft", "llama-160m",
+            "--hardware", "a100-80g")
+    code, out, err = osdsim(monkeypatch, capsys, *argv, "--json")
+    assert code == 0, err
+    check = json.loads(out)["throughput_check"]
+    assert check["error"]["points"] == len(check["intervals"]) >= 1
+    assert all(i["running"] == 4 and i["gamma"] == 3 for i in check["intervals"])
+    code, out, _ = osdsim(monkeypatch, capsys, *argv)
+    assert code == 0 and "generation throughput at each interval's logged batch" in out

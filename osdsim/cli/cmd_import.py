@@ -70,6 +70,16 @@ def run(args) -> Result:
         payload["roofline_prediction"] = roofline_what_if(
             overall["alpha"], overall["gamma"], load_model(args.target), load_model(args.draft),
             load_hardware(args.hardware), args.batch, args.context, gammas, alphas)
+    if args.target and args.draft and args.hardware:
+        from osdsim.cost.measured import auto_cost
+        from osdsim.specs import load_hardware, load_model
+        from osdsim.validate.imported import throughput_check
+
+        hw = load_hardware(args.hardware)
+        check = throughput_check(result.aggregates, auto_cost(hw), load_model(args.target),
+                                 load_model(args.draft), args.context)
+        if check is not None:
+            payload["throughput_check"] = check
     if args.out:
         from osdsim.trace import TraceWriter
 
@@ -109,6 +119,14 @@ def _text(payload: dict) -> str:
                   f"gamma+1 tokens per sequence): speedup {roof['speedup']:.3f}"]
         if roof["gamma_what_if"]:
             lines.append(table(roof["gamma_what_if"]))
+    check = payload.get("throughput_check")
+    if check:
+        e = check["error"]
+        lines += ["", f"generation throughput at each interval's logged batch (cost model, context "
+                  f"{check['context']}, prefill share taken off): {e['points']} intervals, measured median "
+                  f"{check['measured_median_tok_s']:.1f} tok/s, predicted {check['predicted_median_tok_s']:.1f}; "
+                  f"median |error| {e['median_ape_pct']:.1f}%, p90 {e['p90_ape_pct']:.1f}%, bias "
+                  f"{e['mean_signed_pct']:+.1f}%"]
     if payload.get("out"):
         lines.append(f"\nwrote {payload['out']}")
     return "\n".join(lines)

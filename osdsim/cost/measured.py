@@ -42,6 +42,13 @@ def build_tables(rows) -> dict[str, dict[float, dict[float, tuple[np.ndarray, np
     return tables
 
 
+def auto_cost(hardware: HardwareSpec, dtype: str | None = None):
+    """The card's measured table (with its roofline outside it) if it has one, else its roofline."""
+    if hardware.measured or hardware.measured_updates:
+        return MeasuredCost(hardware, dtype=dtype)
+    return RooflineCost(hardware, dtype=dtype)
+
+
 def update_lines(rows) -> dict[str, tuple[float, float]]:
     """model → (a, b): least-squares seconds = a + b·num_tokens over its update rows, a, b ≥ 0."""
     by_model: dict[str, list[tuple[float, float]]] = defaultdict(list)

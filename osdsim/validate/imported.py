@@ -132,3 +132,40 @@ def roofline_what_if(alpha: float, gamma: int, target, draft, hardware, batch: i
     return {"batch": batch, "context": context, "speedup": one(alpha, gamma),
             "gamma_what_if": [{"gamma": int(g), "speedup": one(alpha, int(g))} for g in gammas],
             "alpha_what_if": [{"alpha": float(a), "speedup": one(float(a), gamma)} for a in alphas]}
+
+
+def throughput_check(rows: list[dict[str, Any]], cost, target, draft, context: int = 512) -> dict[str, Any] | None:
+    """The cost model's generation throughput for each logged interval, against the logged one.
+
+    vLLM prints, with each interval's speculative counts, the engine's generation and prompt
+    throughput and the requests running at that moment (``trace.importers.vllm``). For an
+    interval with batch B = running, γ and τ = emitted / drafts, the engine decodes
+    B·τ tokens per step of γ draft forwards plus one verify over γ+1 tokens per sequence, all at
+    ``context`` tokens of context, priced by ``cost`` (any CostModel: a calibrated card's table or
+    the roofline). The share of each second spent on prefill (prompt tokens/s × the per-token
+    cost of a ``context``-token prefill) is taken off. ``running`` is a snapshot at logging time,
+    not the interval's mean, so expect scatter where the batch swings; the median error over
+    many intervals is what says whether the card fits the GPU. None without such intervals.
+    """
+    from osdsim.validate.report import error_stats
+
+    points = []
+    prefill_per_token = cost.forward_s(target, 1, context, 0) / context
+    for r in rows:
+        batch, measured, gamma = r.get("running"), r.get("gen_tok_s"), r.get("gamma")
+        drafts, emitted = r.get("num_drafts"), r.get("emitted")
+        if not batch or not measured or not gamma or not drafts or emitted is None:
+            continue
+        tau_row = float(emitted) / float(drafts)
+        step_s = (gamma * cost.forward_s(draft, batch, 1, context)
+                  + cost.forward_s(target, batch, gamma + 1, context))
+        prefill_share = min(1.0, float(r.get("prompt_tok_s") or 0.0) * prefill_per_token)
+        points.append({"line": r.get("line"), "running": int(batch), "gamma": int(gamma), "tau": tau_row,
+                       "step_s": step_s, "prefill_share": prefill_share, "measured_tok_s": float(measured),
+                       "predicted_tok_s": batch * tau_row / step_s * (1.0 - prefill_share)})
+    if not points:
+        return None
+    pred = [p["predicted_tok_s"] for p in points]
+    meas = [p["measured_tok_s"] for p in points]
+    return {"context": context, "intervals": points, "error": error_stats(pred, meas),
+            "measured_median_tok_s": float(np.median(meas)), "predicted_median_tok_s": float(np.median(pred))}

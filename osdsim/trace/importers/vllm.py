@@ -10,6 +10,12 @@ Three sources, detected per line, so one file may mix them:
   Draft acceptance rate: …, Number of accepted tokens: …, Number of draft tokens: …`` (the V0
   marker without V0's speculative-token and emitted counts; per interval, counts only). V1's "accepted" counts the accepted prefix of each draft (mean acceptance length
   = 1 + accepted / drafts), with per-position rates when printed.
+- The engine's throughput line of the same logging interval (V0 ``Avg prompt throughput: …,
+  Avg generation throughput: …, Running: … reqs, … GPU KV cache usage: …%``; V1 the same after
+  ``Engine 000:``), printed just before the speculative line: its numbers are attached to that
+  interval's row (``gen_tok_s``, ``prompt_tok_s``, ``running``, ``waiting``, ``kv_usage_pct``)
+  so the cost model's throughput at the logged batch can be checked against it. These lines are
+  counted as "other" (they are not speculative-decoding metrics).
 - Prometheus text exposition of ``vllm:spec_decode_*`` counters (with or without ``_total``,
   per-position samples labelled ``position="i"``, 0-based). Each scrape is one cumulative
   snapshot; a repeated sample starts the next one, and rows are deltas between snapshots.
@@ -119,6 +125,23 @@ def parse_v1_early(line: str) -> dict[str, Any]:
             "acceptance_rate": grab(r"Draft acceptance rate:\s*" + NUM, body), "time": _timestamp(line)}
 
 
+THROUGHPUT_MARK = "Avg generation throughput:"
+ATTACH_WITHIN_LINES = 5  # a throughput line belongs to the speculative line this close after it
+
+
+def parse_throughput(line: str) -> dict[str, Any] | None:
+    """The engine's interval throughput line, or None if a field is missing or malformed."""
+    try:
+        out = {"gen_tok_s": grab(r"Avg generation throughput:\s*" + NUM, line, float, True),
+               "prompt_tok_s": grab(r"Avg prompt throughput:\s*" + NUM, line),
+               "running": grab(r"Running:\s*" + INT + r"\s*req", line, int, True),
+               "waiting": grab(r"(?:Waiting|Pending):\s*" + INT + r"\s*req", line, int),
+               "kv_usage_pct": grab(r"GPU KV cache usage:\s*" + NUM + r"\s*%", line)}
+    except Unreadable:
+        return None
+    return out
+
+
 def _delta(cur: dict[str, Any], prev: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
     restart = prev is None or any(cur[key] < prev[key] for key in keys)
     return {key: cur[key] - (0 if restart else prev[key]) for key in keys} | {"restart": restart}
@@ -217,19 +240,33 @@ def parse_vllm(lines: list[str | None], path: str = "<text>") -> ImportResult:
     result = ImportResult(path=path, kind="vllm", total_lines=len(lines))
     prev_v0: dict[str, Any] | None = None
     prom = _PromSnapshots(result)
+    engine: tuple[int, dict[str, Any]] | None = None  # the last throughput line and its number
+
+    def add(row: dict[str, Any]) -> None:
+        nonlocal engine
+        if engine is not None and 0 < row["line"] - engine[0] <= ATTACH_WITHIN_LINES:
+            row.update(engine[1])
+            engine = None
+        result.add(row)
+
     for lineno, line in enumerate(lines, start=1):
         if line is None:
             result.bad(lineno, "line longer than the limit")
             continue
         try:
+            if THROUGHPUT_MARK in line and V0_MARK not in line and V1_MARK not in line:
+                stats = parse_throughput(line)
+                engine = (lineno, stats) if stats is not None else None
+                result.other += 1
+                continue
             if V0_MARK in line and not is_v0(line):
-                result.add({"format": "vllm-v1", "line": lineno, "counters": "interval", **parse_v1_early(line)})
+                add({"format": "vllm-v1", "line": lineno, "counters": "interval", **parse_v1_early(line)})
             elif V0_MARK in line:
                 cur = parse_v0(line)
-                result.add(_v0_row(cur, prev_v0, lineno))
+                add(_v0_row(cur, prev_v0, lineno))
                 prev_v0 = cur
             elif V1_MARK in line:
-                result.add({"format": "vllm-v1", "line": lineno, "counters": "interval", **parse_v1(line)})
+                add({"format": "vllm-v1", "line": lineno, "counters": "interval", **parse_v1(line)})
             elif line.lstrip().startswith(PROM_PREFIX):
                 sample = parse_prometheus_sample(line)
                 if sample is None:
