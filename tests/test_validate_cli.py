@@ -206,3 +206,16 @@ def test_import_checks_logged_throughput_with_cards(monkeypatch, capsys):
     assert all(i["running"] == 4 and i["gamma"] == 3 for i in check["intervals"])
     code, out, _ = osdsim(monkeypatch, capsys, *argv)
     assert code == 0 and "generation throughput at each interval's logged batch" in out
+
+
+def test_validate_an_imported_log_through_its_throughput_lines(monkeypatch, capsys, tmp_path):
+    cards = ("--target", "vicuna-7b-v1.3", "--draft", "llama-160m", "--hardware", "a100-80g")
+    with_tp, without = tmp_path / "v1.jsonl", tmp_path / "early.jsonl"
+    assert osdsim(monkeypatch, capsys, "import", "vllm", str(SAMPLES / "vllm_v1.log"), *cards, "--out", str(with_tp))[0] == 0
+    assert osdsim(monkeypatch, capsys, "import", "vllm", str(SAMPLES / "vllm_v1_early.log"), "--out", str(without))[0] == 0
+    code, out, err = osdsim(monkeypatch, capsys, "validate", str(with_tp), "--card", "a100-80g", "--json")
+    assert code == 0, err
+    assert json.loads(out)["throughput_check"]["error"]["points"] >= 1
+    code, _, err = osdsim(monkeypatch, capsys, "validate", str(without), "--card", "a100-80g",
+                          "--target-card", "vicuna-7b-v1.3", "--draft-card", "llama-160m")
+    assert code == 2 and "throughput lines" in err and err.count("\n") == 1

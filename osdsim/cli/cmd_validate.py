@@ -37,6 +37,8 @@ def register(subparsers) -> None:
                         "other records (with --records even|odd) or of all records")
     p.add_argument("--simulator", action="store_true",
                    help="also replay the records through the discrete-event simulator (not for online runs)")
+    p.add_argument("--context", type=int, default=512,
+                   help="imported logs only: mean context (tokens) of the logged batches (default 512)")
     p.add_argument("--figure", help="write the predicted-vs-measured figure (PNG) here")
     p.add_argument("--table", help="write the per-record table (CSV) here")
     p.set_defaults(handler=run)
@@ -53,13 +55,16 @@ def run(args) -> Result:
     if args.repeats < 1:
         raise UsageError("--repeats must be >= 1")
     trace = read_trace(args.trace)
-    names = (trace.meta.get("target"), trace.meta.get("draft"))
+    names = (trace.meta.get("target") or args.target_card, trace.meta.get("draft") or args.draft_card)
     if not all(names):
-        raise UsageError(f"{args.trace}: the meta line names no target and draft")
+        raise UsageError(f"{args.trace}: the meta line names no target and draft (give --target-card "
+                         "and --draft-card)")
     specs = load_specs(args.models) if args.models else {}
     target = resolve_spec(str(names[0]), specs, args.target_card)
     draft = resolve_spec(str(names[1]), specs, args.draft_card)
     hw = load_hardware(args.card)
+    if trace.steps.empty and len(trace.aggregates):
+        return _imported(args, trace, hw, target, draft)
     cost = (MeasuredCost(hw, rows=_table_for(hw, names, args, hw.measured), extrapolate=args.extrapolate,
                          update_rows=_table_for(hw, names, args, hw.measured_updates))
             if args.cost == "measured" else RooflineCost(hw))
@@ -97,6 +102,31 @@ def run(args) -> Result:
         plt.close(fig)
         payload["figure"] = args.figure
     return Result(payload, _text(payload))
+
+
+def _imported(args, trace, hw, target, draft) -> Result:
+    """An imported log (aggregate lines only): its logged generation throughput per interval
+    against the cost model at the logged batch (``validate.imported.throughput_check``)."""
+    from osdsim.cost import MeasuredCost, RooflineCost
+    from osdsim.validate.imported import throughput_check
+
+    if args.context < 1:
+        raise UsageError("--context must be >= 1")
+    cost = MeasuredCost(hw) if args.cost == "measured" else RooflineCost(hw)
+    rows = trace.aggregates.astype(object).where(trace.aggregates.notna(), None).to_dict(orient="records")
+    check = throughput_check(rows, cost, target, draft, args.context)
+    if check is None:
+        raise UsageError(f"{args.trace}: an imported log validates only through its throughput lines "
+                         "(vLLM's 'Avg generation throughput … Running: N reqs' beside the speculative "
+                         "metrics), and this one has none")
+    e = check["error"]
+    payload = {"trace": args.trace, "card": hw.name, "cost": args.cost, "target": target.name,
+               "draft": draft.name, "imported": True, "throughput_check": check}
+    text = (f"{args.trace}: imported log, {e['points']} intervals with throughput; card {hw.name} ({args.cost} "
+            f"cost), context {args.context}\n  generation throughput at the logged batch: measured median "
+            f"{check['measured_median_tok_s']:.1f} tok/s, predicted {check['predicted_median_tok_s']:.1f}; "
+            f"{_fmt(e)}")
+    return Result(payload, text)
 
 
 def _table_for(hw, names, args, rows) -> tuple:
