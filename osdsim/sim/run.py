@@ -89,7 +89,7 @@ class Cluster:
         self.domain_l, self.kv_need_l = self.domain.tolist(), self.kv_need.tolist()
         self.first_token_log: list[tuple[float, list[int]]] = []
         # The engine packs rejections and tokens left into one float per sequence: Y = rejections
-        # − pack·remaining, exact while every count stays below 2^53 (see osdsim.sim.engine).
+        # − pack·remaining, exact while every count stays below 2^53 (see osdsim.sim.replica).
         top = max(int(self.output.max()) if n else 1, self.max_batch) + 2
         self.pack = float(1 << top.bit_length())
         gamma_max = max(scenario.max_gamma, scenario.gamma if isinstance(scenario.gamma, int) else 0)

@@ -1,0 +1,67 @@
+"""Driving the replicas: each on its own clock (round robin), or coupled by a SimPy dispatcher.
+
+Clocks. ``serve`` keeps its replica's clock the way SimPy would (a wait of d from t resumes at
+t + d). Round-robin replicas share nothing, so :func:`run_alone` runs each one straight through
+without an event queue (an event at or after the horizon is not processed, as in
+``env.run(until=horizon)``); the least-outstanding router couples replicas through the
+dispatcher, so :func:`simpy_replica` runs the same generator as a SimPy process (it yields its
+waits and is sent the time it resumes at).
+"""
+
+from __future__ import annotations
+
+import math
+
+from osdsim.sim.loop import IdleWait, serve
+from osdsim.sim.replica import Replica
+
+
+def run_alone(rep: Replica, horizon_s: float | None):
+    """Run one replica that shares nothing with the others (round robin) to its end, as SimPy
+    would. Returns the time of its last event (0 if it had none)."""
+    try:
+        next(serve(rep, 0, math.inf if horizon_s is None else horizon_s))
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("serve yielded while running alone")
+
+
+def simpy_replica(env, rep: Replica):
+    """``serve`` as a SimPy process (least-outstanding router: the dispatcher wakes idle replicas)."""
+    cl = rep.cl
+    gen = rep.serving = serve(rep, env.now)  # closed after the run: it writes its state back
+    try:
+        cmd = next(gen)
+        while True:
+            if isinstance(cmd, IdleWait):
+                until, now = cmd.until, env.now
+                rep.wake = env.event()
+                events = [rep.wake] if math.isinf(until) else [rep.wake, env.timeout(until - now)]
+                if math.isinf(until) and cl.dispatch_done:
+                    gen.close()
+                    return
+                yield env.any_of(events)
+                rep.wake = None
+            else:
+                yield env.timeout(cmd)
+            cmd = gen.send(env.now)
+    except StopIteration:
+        return
+
+
+def dispatcher(env, cl, replicas: list[Replica]):
+    """Least-outstanding router: each arrival goes to the replica with the fewest requests in it."""
+    arrival = cl.arrival
+    for i in range(len(arrival)):
+        delay = arrival[i] - env.now
+        if delay > 0:
+            yield env.timeout(delay)
+        rep = min(replicas, key=lambda r: (r.outstanding, r.index))
+        rep.waiting.append(i)
+        cl.replica[i] = rep.index
+        if rep.wake is not None and not rep.wake.triggered:
+            rep.wake.succeed()
+    cl.dispatch_done = True
+    for rep in replicas:  # let idle replicas notice that no more work will come
+        if rep.wake is not None and not rep.wake.triggered:
+            rep.wake.succeed()
