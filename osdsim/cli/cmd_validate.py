@@ -15,7 +15,8 @@ def register(subparsers) -> None:
                    "absolute percentage error of per-step latency, per-record latency and tokens/s, "
                    "throughput, the speedup over its baseline records, and alpha over records for "
                    "online runs.")
-    p.add_argument("trace", help="a run trace (osdsim run)")
+    p.add_argument("trace", help="a run trace (osdsim run), or an imported vLLM log (osdsim import --out): "
+                                 "that one is checked through its logged throughput")
     p.add_argument("--card", default="cpu", help="hardware card, e.g. one written by `osdsim calibrate`")
     p.add_argument("--cost", choices=("measured", "roofline"), default="measured",
                    help="measured: interpolate the card's measured table, roofline elsewhere (default)")
