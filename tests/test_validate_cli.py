@@ -219,3 +219,31 @@ def test_validate_an_imported_log_through_its_throughput_lines(monkeypatch, caps
     code, _, err = osdsim(monkeypatch, capsys, "validate", str(without), "--card", "a100-80g",
                           "--target-card", "vicuna-7b-v1.3", "--draft-card", "llama-160m")
     assert code == 2 and "throughput lines" in err and err.count("\n") == 1
+
+
+def test_simulator_replays_an_online_run_with_its_curves_and_distiller(monkeypatch, capsys, tmp_path):
+    target = model_spec_from_hf_config(CFG, "target")
+    draft = model_spec_from_hf_config({**CFG, "hidden_size": 64, "intermediate_size": 176,
+                                       "num_hidden_layers": 2, "num_attention_heads": 2}, "draft")
+    lines = synthetic_trace(RooflineCost(load_hardware("cpu")), target, draft, alpha=0.6, records=24)
+    lines[0][1]["online"] = {"update_interval": 4}
+    trace = tmp_path / "osd.jsonl"
+    with TraceWriter(trace, mode="w") as w:
+        for kind, fields in lines:
+            w.write(kind, **fields)
+        for u in range(1, 6):
+            w.write("update", update=u, after_record=4 * u - 1, num_tokens=50, loss=1.0, update_s=0.2)
+    models = tmp_path / "m.json"
+    models.write_text(json.dumps({m.name: spec_to_dict(m) for m in (target, draft)}))
+    argv = ("validate", str(trace), "--card", "cpu", "--models", str(models), "--records", "odd", "--simulator",
+            "--repeats", "2", "--json")
+    code, _, err = osdsim(monkeypatch, capsys, *argv)
+    assert code == 2 and "learning curves" in err  # an online run needs its curves
+    curves = {"model": "learning_curve", "domains": {"synthetic": {"alpha0": 0.6, "alpha_inf": 0.6, "scale": 1.0}}}
+    (tmp_path / "osd.jsonl.curves.json").write_text(json.dumps(curves))
+    code, out, err = osdsim(monkeypatch, capsys, *argv)
+    assert code == 0, err
+    sim = json.loads(out)["simulator"]
+    assert sim["latency"]["points"] == 12 and sim["alpha"]["records"] == 12  # the odd half, of all 24 served
+    assert abs(sim["alpha"]["moving_average"]["mean_signed_pct"]) < 15
+    assert abs(sim["throughput"]["error_pct"]) < 15 and abs(sim["speedup"]["error_pct"]) < 15

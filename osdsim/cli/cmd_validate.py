@@ -37,7 +37,8 @@ def register(subparsers) -> None:
                         "a run recorded under load); 'auto': the median measured/predicted step ratio of the "
                         "other records (with --records even|odd) or of all records")
     p.add_argument("--simulator", action="store_true",
-                   help="also replay the records through the discrete-event simulator (not for online runs)")
+                   help="also replay the records through the discrete-event simulator (an online run with "
+                        "its learning curves and the simulator's distiller)")
     p.add_argument("--context", type=int, default=512,
                    help="imported logs only: mean context (tokens) of the logged batches (default 512)")
     p.add_argument("--figure", help="write the predicted-vs-measured figure (PNG) here")
@@ -176,11 +177,10 @@ def _simulate(args, trace, cost, target, draft, hw) -> dict:
     from osdsim.validate.core import select_records, trace_gamma
     from osdsim.validate.simulated import card_mapping, compare, simulate_records, workload_frame
 
-    if len(trace.updates):
-        raise UsageError("--simulator replays runs without online updates only")
     part = select_records(trace, args.records)
     gap = 10.0 * float(trace.records["latency_s"].max()) + 1.0
-    workload = workload_frame(part.records, gap)
+    online = _online_replay(args, trace)
+    workload = workload_frame(trace.records if online else part.records, gap)
     with tempfile.TemporaryDirectory(prefix="osdsim-validate-") as tmp:
         paths = {}
         for role, spec in (("target", target), ("draft", draft)):
@@ -191,8 +191,23 @@ def _simulate(args, trace, cost, target, draft, hw) -> dict:
         sim = simulate_records(cost, target_card=paths["target"], draft_card=paths["draft"],
                                hardware=args.card, workload_file=workload_path,
                                acceptance_trace=str(Path(args.trace).resolve()),
-                               gamma=trace_gamma(trace), seed=args.seed)
+                               gamma=trace_gamma(trace), seed=args.seed,
+                               domains=sorted(set(workload["domain"])), **online)
     return compare(part.records, workload, sim)
+
+
+def _online_replay(args, trace) -> dict:
+    """Learning curves and update interval for replaying an online run ({} for a static one)."""
+    from osdsim.trace import curves_path
+
+    if not len(trace.updates):
+        return {}
+    interval = (trace.meta.get("online") or {}).get("update_interval")
+    cpath = Path(args.curves or curves_path(args.trace))
+    if not interval or not cpath.is_file():
+        raise UsageError("--simulator replays an online run with its learning curves (<trace>.curves.json "
+                         "or --curves) and the update_interval of its meta line")
+    return {"curves": str(cpath.resolve()), "update_interval": int(interval)}
 
 
 def _fmt(stats: dict | None) -> str:
@@ -239,6 +254,10 @@ def _text(p: dict) -> str:
             sp = sim["speedup"]
             lines.append(f"    speedup over baseline     measured {sp['measured']:.3f}x, predicted "
                          f"{sp['predicted']:.3f}x ({sp['error_pct']:+.2f}%)")
+        a = sim.get("alpha") or {}
+        if a.get("records"):
+            lines.append(f"    alpha over records        median |error| {a['median_abs_error']:.3f}; moving average "
+                         f"({a['window']}): {_fmt(a['moving_average'])} (online: learning curves + the distiller)")
     if "baseline" in p:
         lines.append(f"  baseline per-record latency {_fmt(p['baseline']['latency'])}")
         lines.append(f"    noise floor (same prompt and output length, vs their median): "

@@ -5,7 +5,11 @@ workload spaced far enough apart that none waits (batch 1, no queue, as the real
 them), the run's γ, an acceptance model from the trace (its empirical accepted counts), and the
 calibrated cost model; its plain-decoding baseline gives the predicted speedup. Unlike
 :func:`osdsim.validate.replay.model_records` each request draws its acceptance once, as in any
-simulation. Files the simulator reads (model cards, the workload) are prepared by the caller.
+simulation. An online run is replayed with its learning curves and the simulator's distiller
+updating the draft every ``update_interval`` records in exclusive mode, as the real run did
+between records; the whole stream is served (the draft learns from all of it) and the chosen
+records compared, α over records included. Files the simulator reads (model cards, the
+workload) are prepared by the caller.
 """
 
 from __future__ import annotations
@@ -36,8 +40,12 @@ def card_mapping(spec: ModelSpec) -> dict[str, Any]:
 
 
 def simulate_records(cost, *, target_card: str, draft_card: str, hardware: str, workload_file: str,
-                     acceptance_trace: str, gamma: int, seed: int = 0) -> dict[str, Any]:
-    """Run the simulator on the prepared files; per-request predictions and the speedup."""
+                     acceptance_trace: str, gamma: int, seed: int = 0, curves: str | None = None,
+                     update_interval: int | None = None, domains=()) -> dict[str, Any]:
+    """Run the simulator on the prepared files; per-request predictions and the speedup.
+
+    With ``curves`` (a learning-curves JSON) and ``update_interval``, the run is replayed online.
+    """
     from osdsim.sim import simulate
 
     scenario = {
@@ -46,26 +54,42 @@ def simulate_records(cost, *, target_card: str, draft_card: str, hardware: str, 
         "workload": {"arrival": "replay", "file": workload_file},
         "acceptance": {"model": "empirical", "trace": acceptance_trace},
     }
-    result = simulate(scenario, cost=cost, baseline=True)
-    return {"requests": result.requests, "summary": result.summary}
+    if domains:
+        scenario["workload"]["domains"] = sorted(domains)
+    if curves is not None and update_interval:
+        scenario["acceptance"] = {"model": "learning_curve", "curves": curves}
+        scenario["online"] = {"update_interval": int(update_interval), "mode": "exclusive"}
+    from osdsim.sim import load_scenario
+
+    parsed = load_scenario(scenario)
+    result = simulate(parsed, cost=cost, baseline=False)
+    base = simulate(parsed.plain(), cost=cost, baseline=False)
+    return {"requests": result.requests, "baseline_requests": base.requests, "summary": result.summary}
 
 
 def compare(records: pd.DataFrame, workload: pd.DataFrame, sim: dict[str, Any]) -> dict[str, Any]:
-    """Predicted (simulated) vs measured per-record latency, throughput and speedup."""
+    """Predicted (simulated) vs measured per-record latency, throughput and speedup for the
+    ``records`` given (a subset of the workload's), and α over records where both have it."""
     from osdsim.validate import report
 
     mode = records.get("mode", pd.Series("speculative", index=records.index))
-    spec = records[mode != "baseline"].set_index("record").loc[workload["record"]]
-    predicted = sim["requests"]["latency_s"].to_numpy()
-    table = pd.DataFrame({"record": workload["record"].to_numpy(), "num_tokens": spec["num_tokens"].to_numpy(),
-                          "latency_s": spec["latency_s"].to_numpy(), "predicted_latency_s": predicted})
+    served = pd.DataFrame({"record": workload["record"].to_numpy(),
+                           "predicted_latency_s": sim["requests"]["latency_s"].to_numpy(),
+                           "predicted_base_s": sim["baseline_requests"]["latency_s"].to_numpy(),
+                           "predicted_alpha": sim["requests"]["alpha"].to_numpy()
+                           if "alpha" in sim["requests"] else float("nan")})
+    spec = records[mode != "baseline"]
+    table = spec.loc[:, [c for c in ("record", "num_tokens", "latency_s", "alpha") if c in spec]].merge(
+        served, on="record", how="inner").sort_values("record")
     out = {"latency": report.error_stats(table["predicted_latency_s"], table["latency_s"]),
            "throughput": report.throughput(table)}
+    if "alpha" in table and table[["alpha", "predicted_alpha"]].notna().all(axis=1).any():
+        out["alpha"] = report.alpha_over_records(table)
     base = records[mode == "baseline"]
     if len(base):
         both = base[base["record"].isin(set(table["record"]))]
         measured = float(both["latency_s"].mean() / table["latency_s"].mean())
-        predicted_speedup = float(sim["summary"].get("speedup", float("nan")))
+        predicted_speedup = float(table["predicted_base_s"].mean() / table["predicted_latency_s"].mean())
         out["speedup"] = {"records": int(len(both)), "measured": measured, "predicted": predicted_speedup,
                           "error_pct": (predicted_speedup / measured - 1.0) * 100.0}
     return out
