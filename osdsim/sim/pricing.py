@@ -36,7 +36,7 @@ def build_cost(scenario: Scenario) -> CostModel:
 
 
 def _table_does_not_apply(scenario: Scenario, hw) -> str | None:
-    if not hw.measured:
+    if not hw.measured and not hw.measured_updates:
         return f"hardware card {hw.name} has no measured table (write one with osdsim calibrate --out)"
     if scenario.tp != 1:
         return f"the measured table is for one device, the scenario has tp {scenario.tp}"
