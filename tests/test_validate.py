@@ -152,3 +152,15 @@ def test_steps_are_priced_at_the_batch_their_line_names(pair, tmp_path):
     assert np.allclose(steps["predicted_s"], steps["measured_s"], rtol=1e-9)
     one = synthetic_trace(cost, target, draft, records=4, batch=1)
     assert [f["verify_s"] for k, f in one if k == "step"][0] < [f["verify_s"] for k, f in lines if k == "step"][0]
+
+
+def test_speed_pairs_match_each_record_with_its_baseline():
+    from osdsim.validate.core import speed_pairs
+
+    records = pd.DataFrame({"record": [0, 0, 1, 1, 2], "mode": ["baseline", "speculative"] * 2 + ["speculative"],
+                            "latency_s": [1.2, 2.4, 0.9, 1.8, 5.0], "predicted_latency_s": [1.0, 2.0, 1.0, 2.0, 5.0]})
+    pairs = speed_pairs(records)
+    assert pairs["record"].tolist() == [0, 1]  # record 2 has no baseline
+    assert pairs["baseline_ratio"].tolist() == pytest.approx([1.2, 0.9])
+    assert pairs["speculative_ratio"].tolist() == pytest.approx([1.2, 0.9])
+    assert speed_pairs(records[records["mode"] == "speculative"]).empty

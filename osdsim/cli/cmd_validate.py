@@ -94,9 +94,11 @@ def run(args) -> Result:
         payload["table"] = args.table
     if args.figure:
         from osdsim.plots.validate import validation_figure
+        from osdsim.validate.core import speed_pairs
 
         fig = validation_figure(v.records, v.steps, v.model_records,
-                                title=f"{Path(args.trace).name} on {hw.name} ({args.cost})")
+                                title=f"{Path(args.trace).name} on {hw.name} ({args.cost})",
+                                speed=speed_pairs(v.records))
         Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(args.figure, dpi=120)
         import matplotlib.pyplot as plt

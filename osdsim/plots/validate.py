@@ -6,12 +6,15 @@ import pandas as pd
 
 
 def validation_figure(records: pd.DataFrame, steps: pd.DataFrame | None = None,
-                      model_records: pd.DataFrame | None = None, title: str = ""):
+                      model_records: pd.DataFrame | None = None, title: str = "",
+                      speed: pd.DataFrame | None = None):
     """Scatter of predicted against measured latency with y = x and a ±5% band.
 
     ``records`` needs ``latency_s``, ``predicted_latency_s`` and ``mode`` (speculative/baseline);
     ``steps`` (optional) ``measured_s`` and ``predicted_s``; ``model_records`` (optional) the
-    acceptance-model predictions of the speculative records. One panel per table given.
+    acceptance-model predictions of the speculative records; ``speed`` (optional,
+    ``validate.core.speed_pairs``) each record's measured/predicted for its baseline and its
+    speculative decoding. One panel per table given.
     """
     import matplotlib
 
@@ -23,8 +26,13 @@ def validation_figure(records: pd.DataFrame, steps: pd.DataFrame | None = None,
         panels.insert(0, ("steps", steps))
     if model_records is not None and len(model_records):
         panels.append(("acceptance model", model_records))
+    if speed is not None and len(speed) >= 3:
+        panels.append(("machine speed", speed))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
     for ax, (name, df) in zip(axes[0], panels):
+        if name == "machine speed":
+            _speed_panel(ax, df)
+            continue
         if name == "steps":
             x, y = df["measured_s"] * 1e3, df["predicted_s"] * 1e3
             ax.scatter(x, y, s=6, alpha=0.35, color="tab:gray", label="step")
@@ -51,3 +59,14 @@ def validation_figure(records: pd.DataFrame, steps: pd.DataFrame | None = None,
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _speed_panel(ax, df: pd.DataFrame) -> None:
+    x, y = df["baseline_ratio"], df["speculative_ratio"]
+    ax.scatter(x, y, s=12, alpha=0.7, color="tab:purple", label="record")
+    lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="y = x")
+    ax.set_xlabel("baseline: measured / predicted")
+    ax.set_ylabel("speculative: measured / predicted")
+    ax.set_title("machine speed (record and its baseline)")
+    ax.legend(fontsize=8, loc="upper left")

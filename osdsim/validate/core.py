@@ -146,6 +146,21 @@ def _block(records: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def speed_pairs(records: pd.DataFrame) -> pd.DataFrame:
+    """Per record with both modes: measured / predicted latency of its baseline and of its
+    speculative decoding. The two ran back to back; if they move together, what scatters the
+    per-record error is the machine's speed at that moment, not the cost model."""
+    if "mode" not in records:
+        return pd.DataFrame(columns=["record", "baseline_ratio", "speculative_ratio"])
+    ratio = records["latency_s"] / records["predicted_latency_s"]
+    frame = records.assign(ratio=ratio).pivot_table(index="record", columns="mode", values="ratio")
+    if not {"baseline", "speculative"} <= set(frame.columns):
+        return pd.DataFrame(columns=["record", "baseline_ratio", "speculative_ratio"])
+    frame = frame.dropna(subset=["baseline", "speculative"])
+    return pd.DataFrame({"record": frame.index.to_numpy(), "baseline_ratio": frame["baseline"].to_numpy(),
+                         "speculative_ratio": frame["speculative"].to_numpy()})
+
+
 def _load_adjusted(spec: pd.DataFrame, base: pd.DataFrame) -> dict[str, Any]:
     """Per-record latency with each prediction scaled by its record's baseline measured/predicted.
 
