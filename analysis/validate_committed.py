@@ -10,6 +10,9 @@ auto``: the median measured/predicted step ratio of the even records). Writes ``
 (mean statistic, odd records) and prints a Markdown table.
 
     .venv/bin/python analysis/validate_committed.py [--out out/validate]
+
+Needs the architectures of osdsim's small models, read from their cache (``make demo`` or
+``osdsim train`` builds it).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ TRACES = {"osd_baseline": "traces/osd-small-cpu-baseline.jsonl",
 
 def osdsim(*argv: str) -> dict:
     """Run an osdsim command with --json; its payload, or exit with its message."""
-    cmd = [sys.executable, "-c", "from osdsim.cli.main import main; main()", *argv, "--json"]
+    cmd = [sys.executable, "-c", "import sys; from osdsim.cli.main import main; sys.exit(main())", *argv, "--json"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"osdsim {' '.join(argv)}: {done.stderr.strip()}")

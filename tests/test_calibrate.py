@@ -273,3 +273,16 @@ def test_median_line_follows_the_usual_speed_and_the_mean_line_the_sums():
     assert predicted == pytest.approx(heavy["verify_s"].sum(), rel=1e-3)
     typical = sum(0.025 + 2e-5 * (p - 1) for p in heavy["position"])  # the median line's sum
     assert predicted > 1.03 * typical
+
+
+def test_timings_from_trace_skips_unusable_steps_and_any_index():
+    steps, records = _linear_trace()
+    clean = timings_from_trace(steps, "t", "d", records=records)
+    broken = steps.copy()
+    broken.loc[3, "verify_s"] = float("nan")
+    broken.loc[5, "verify_s"] = -0.01
+    broken.index = [7] * len(broken)  # duplicate labels, as a concatenated frame can have
+    rows = timings_from_trace(broken, "t", "d", records=records)
+    assert rows["seconds"].gt(0).all() and len(rows) == len(clean)
+    with pytest.raises(ValueError, match="finite, positive"):
+        timings_from_trace(steps.assign(verify_s=float("nan"), draft_s=0.0), "t", "d")

@@ -234,3 +234,39 @@ def test_hardware_card_measured_updates_round_trip_and_errors(tmp_path):
     bad.write_text(yaml.safe_dump({**base, "measured_updates": [{"model": "d", "seconds": 0.3}]}))
     with pytest.raises(CardError, match="bad.yaml: measured_updates row 0"):
         load_hardware(str(bad))
+
+
+@pytest.mark.parametrize(("field", "row", "message"), [
+    ("measured_updates", {"model": "d", "num_tokens": 0, "seconds": 0.3}, "num_tokens"),
+    ("measured_updates", {"model": "d", "num_tokens": 10, "seconds": -1}, "seconds"),
+    ("measured", {"model": "d", "batch": 1, "new_tokens": 1, "context": 0, "seconds": "nan"}, "seconds"),
+    ("measured", {"model": "d", "batch": 0, "new_tokens": 1, "context": 0, "seconds": 0.1}, "batch"),
+    ("measured", {"model": "d", "batch": 1, "new_tokens": 1, "context": -5, "seconds": 0.1}, "context"),
+])
+def test_hardware_card_rejects_timing_rows_out_of_range(tmp_path, field, row, message):
+    import yaml
+
+    from osdsim.specs import CardError, load_hardware
+
+    base = {"memory_GB": 24, "bandwidth_GBps": 20, "peak_TFLOPs": {"fp32": 0.1}, "default_dtype": "fp32"}
+    path = tmp_path / f"bad-{field}-{message}.yaml"
+    path.write_text(yaml.safe_dump({**base, field: [row]}))
+    with pytest.raises(CardError, match=rf"{path.name}: field '{field}\[0\]\.{message}'"):
+        load_hardware(str(path))
+
+
+def test_calibrated_card_with_updates_round_trips_through_the_writer(tmp_path):
+    import pandas as pd
+    import yaml
+
+    from osdsim.calibrate import hardware_card
+    from osdsim.specs import load_hardware
+
+    hw = load_hardware("cpu")
+    rows = pd.DataFrame({"model": ["t"], "batch": [1], "new_tokens": [4], "context": [30], "seconds": [0.012]})
+    updates = pd.DataFrame({"model": ["d", "d"], "num_tokens": [100, 300], "seconds": [0.25, 0.31]})
+    path = tmp_path / "written.yaml"
+    path.write_text(yaml.safe_dump(hardware_card(hw, rows, source="test", updates=updates)))
+    card = load_hardware(str(path))
+    assert card.measured == (("t", 1.0, 4.0, 30.0, 0.012),)
+    assert card.measured_updates == (("d", 100.0, 0.25), ("d", 300.0, 0.31))

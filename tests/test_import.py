@@ -218,3 +218,16 @@ def test_throughput_lines_attach_to_their_interval_and_check_the_cost_model():
     # a throughput line far from any speculative line is not attached
     far = import_text("vllm", _interval_log(exact).replace("\n", "\n" + "INFO other\n" * 6, 1)).aggregates
     assert "running" not in far[0] and throughput_check(far, cost, target, draft) is None
+
+
+def test_a_throughput_line_printed_after_its_interval_attaches_to_that_interval():
+    spec = ("INFO 07-08 12:00:{s} [metrics.py:82] SpecDecoding metrics: Mean acceptance length: 2.50, Accepted: 300 "
+            "tokens, Drafted: 600 tokens, Per-position acceptance rate: 0.800, 0.450, 0.250\n")
+    tput = ("INFO 07-08 12:00:{s} [loggers.py:118] Engine 000: Avg prompt throughput: 0.0 tokens/s, Avg generation "
+            "throughput: {g} tokens/s, Running: 4 reqs, Waiting: 0 reqs, GPU KV cache usage: 1.0%\n")
+    after = spec.format(s="00") + tput.format(s="00", g=75.0) + spec.format(s="10") + tput.format(s="10", g=99.0)
+    rows = import_text("vllm", after).aggregates
+    assert [r["gen_tok_s"] for r in rows] == [75.0, 99.0]
+    # a throughput line of another interval (another timestamp) is not attached
+    other = tput.format(s="05", g=50.0) + spec.format(s="10")
+    assert "gen_tok_s" not in import_text("vllm", other).aggregates[0]

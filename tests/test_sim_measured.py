@@ -74,3 +74,24 @@ def test_update_lines_are_least_squares_with_nonnegative_parts():
                                                                            ("e", 50, 0.2)])
     assert lines["d"] == pytest.approx((0.2, 1e-3))
     assert lines["e"] == pytest.approx((0.2, 0.0))  # a falling line is held flat at the mean
+
+
+def test_measured_refuses_a_table_without_the_scenarios_models_and_updates_alone_select_it(card, tmp_path):
+    data = yaml.safe_load(Path(card).read_text(encoding="utf-8"))
+    other = tmp_path / "other-models.yaml"
+    other.write_text(yaml.safe_dump({**data, "measured": [{**r, "model": "someone-else"} for r in data["measured"]]}))
+    with pytest.raises(ValueError, match="no measured forwards of vicuna-7b-v1.3, llama-160m"):
+        build_cost(load_scenario(_scenario(str(other), model="measured")))
+    assert isinstance(build_cost(load_scenario(_scenario(str(other)))), MeasuredCost)  # auto: its roofline fills in
+    updates_only = tmp_path / "updates-only.yaml"
+    updates_only.write_text(yaml.safe_dump({**{k: v for k, v in data.items() if k != "measured"},
+                                            "measured_updates": [{"model": "llama-160m", "num_tokens": 100,
+                                                                  "seconds": 0.3}]}))
+    cost = build_cost(load_scenario(_scenario(str(updates_only))))
+    assert isinstance(cost, MeasuredCost) and cost.update_s(load_model_spec("llama-160m"), 100) == pytest.approx(0.3)
+
+
+def load_model_spec(name):
+    from osdsim.specs import load_model
+
+    return load_model(name)

@@ -164,3 +164,17 @@ def test_speed_pairs_match_each_record_with_its_baseline():
     assert pairs["baseline_ratio"].tolist() == pytest.approx([1.2, 0.9])
     assert pairs["speculative_ratio"].tolist() == pytest.approx([1.2, 0.9])
     assert speed_pairs(records[records["mode"] == "speculative"]).empty
+
+
+def test_select_records_splits_updates_by_number_or_by_the_record_they_followed(pair, tmp_path):
+    from osdsim.validate.core import select_records
+
+    target, draft = pair
+    lines = synthetic_trace(RooflineCost(load_hardware("cpu")), target, draft, records=8)
+    lines += [("update", {"update": u, "after_record": 2 * u - 1, "num_tokens": 10, "loss": 1.0, "update_s": 0.1})
+              for u in range(1, 5)]
+    trace = write(lines, tmp_path / "u.jsonl")
+    assert select_records(trace, "odd").updates["update"].tolist() == [1, 3]
+    assert select_records(trace, "even").updates["update"].tolist() == [2, 4]
+    assert select_records(trace, "2:6").updates["after_record"].tolist() == [3, 5]
+    assert select_records(trace, "all").updates["update"].tolist() == [1, 2, 3, 4]

@@ -239,11 +239,12 @@ def test_simulator_replays_an_online_run_with_its_curves_and_distiller(monkeypat
             "--repeats", "2", "--json")
     code, _, err = osdsim(monkeypatch, capsys, *argv)
     assert code == 2 and "learning curves" in err  # an online run needs its curves
-    curves = {"model": "learning_curve", "domains": {"synthetic": {"alpha0": 0.6, "alpha_inf": 0.6, "scale": 1.0}}}
+    curves = {"model": "learning_curve", "domains": {"synthetic": {"alpha0": 0.5, "alpha_inf": 0.7, "scale": 8.0}}}
     (tmp_path / "osd.jsonl.curves.json").write_text(json.dumps(curves))
     code, out, err = osdsim(monkeypatch, capsys, *argv)
     assert code == 0, err
     sim = json.loads(out)["simulator"]
     assert sim["latency"]["points"] == 12 and sim["alpha"]["records"] == 12  # the odd half, of all 24 served
+    assert sim["updates"] == 24 // 4  # the simulator's distiller updated the draft every 4 records
     assert abs(sim["alpha"]["moving_average"]["mean_signed_pct"]) < 15
     assert abs(sim["throughput"]["error_pct"]) < 15 and abs(sim["speedup"]["error_pct"]) < 15

@@ -54,7 +54,7 @@ def timings_from_trace(steps: pd.DataFrame, target: str, draft: str, context_bin
     need = {"drafted", "draft_s", "verify_s", "position"}
     if steps.empty or not need <= set(steps):
         raise ValueError(f"a trace needs step lines with {', '.join(sorted(need))} to calibrate from")
-    s = steps.copy()
+    s = steps.reset_index(drop=True)
     s["batch"] = s.get("batch", pd.Series(1, index=s.index)).fillna(1)
     ctx = s["position"].astype(float) - 1.0
     gap = step_gap_s(s, records) if records is not None else 0.0
@@ -67,15 +67,17 @@ def timings_from_trace(steps: pd.DataFrame, target: str, draft: str, context_bin
     if records is not None:
         parts += _baseline_decode(records, target)
         prefills = _prefills(records, target, draft, one_token_share(parts, target, draft))
-    decode = pd.concat(parts, ignore_index=True)
+    decode = _usable(pd.concat(parts, ignore_index=True))
+    if decode.empty:
+        raise ValueError("no step of the trace has a finite, positive draft or verify time to calibrate from")
     decode["bin"] = (decode["context"] // context_bin).astype(int)
     if context_fit == "bins":
         out = [decode.groupby(_KEYS + ["bin"], as_index=False)
                .agg(context=("context", "median"), seconds=("seconds", statistic), count=("seconds", "size"))]
     else:
         out = [_context_line(g, key, statistic) for key, g in decode.groupby(_KEYS)]
-    if prefills:
-        pre = pd.concat(prefills, ignore_index=True)
+    pre = _usable(pd.concat(prefills, ignore_index=True)) if prefills else None
+    if pre is not None and len(pre):
         if context_fit == "bins":
             out.append(pre.groupby(_KEYS, as_index=False)
                        .agg(seconds=("seconds", statistic), count=("seconds", "size")).assign(context=0.0))
@@ -87,6 +89,12 @@ def timings_from_trace(steps: pd.DataFrame, target: str, draft: str, context_bin
     rows = rows.groupby(_KEYS + ["context"], as_index=False).agg(seconds=("seconds", "mean"),
                                                                count=("count", "sum"))
     return rows.loc[:, ["model", "batch", "new_tokens", "context", "seconds", "count"]]
+
+
+def _usable(obs: pd.DataFrame) -> pd.DataFrame:
+    """Observations with a finite, positive time (a cut or corrupt line can carry null or < 0)."""
+    ok = np.isfinite(obs["seconds"].to_numpy(float)) & (obs["seconds"].to_numpy(float) > 0)
+    return obs[ok].reset_index(drop=True)
 
 
 def step_gap_s(steps: pd.DataFrame, records: pd.DataFrame) -> float:

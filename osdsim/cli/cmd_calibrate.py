@@ -36,7 +36,8 @@ def register(subparsers) -> None:
                    help="mean (default): least squares, whose predictions add up to what was measured "
                         "(throughput, record latency on a machine with bursts of other work); median: "
                         "least absolute deviations, the machine's usual speed (typical records)")
-    p.add_argument("--no-table", action="store_true", help="leave the measured table out of the card")
+    p.add_argument("--no-table", action="store_true",
+                   help="leave the measured tables (forwards and draft updates) out of the card")
     p.set_defaults(handler=run)
 
 

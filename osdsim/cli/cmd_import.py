@@ -55,6 +55,8 @@ def run(args) -> Result:
     from osdsim.trace.importers import import_log, trace_lines
     from osdsim.validate.imported import analyse
 
+    if args.context < 1 or args.batch < 1:
+        raise UsageError("--context and --batch must be >= 1")
     gammas = [int(g) for g in _floats(args.what_if_gamma, "--what-if-gamma")]
     alphas = _floats(args.what_if_alpha, "--what-if-alpha")
     if any(not 0 <= a <= 1 for a in alphas):

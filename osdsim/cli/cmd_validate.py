@@ -70,6 +70,7 @@ def run(args) -> Result:
     cost = (MeasuredCost(hw, rows=_table_for(hw, names, args, hw.measured), extrapolate=args.extrapolate,
                          update_rows=_table_for(hw, names, args, hw.measured_updates))
             if args.cost == "measured" else RooflineCost(hw))
+    uncovered = _uncovered(cost, names) if args.cost == "measured" else []
     scale = _scale(args, trace, cost, target, draft)
     if scale != 1.0:
         from osdsim.calibrate import ScaledCost
@@ -86,7 +87,8 @@ def run(args) -> Result:
     payload = {"trace": args.trace, "records_used": args.records, "card": hw.name, "cost": args.cost, "target": target.name,
                "draft": draft.name, "scale": scale, "gamma": trace.meta.get("gamma"), "num_records": int(len(v.records)),
                "num_steps": int(len(v.steps)), "curves": str(cpath) if curves else None,
-               "load_average_1m": trace.meta.get("load_average_1m"), **v.summary}
+               "load_average_1m": trace.meta.get("load_average_1m"), "priced_by_roofline": uncovered,
+               **v.summary}
     if args.simulator:
         payload["simulator"] = _simulate(args, trace, cost, target, draft, hw)
     if args.table:
@@ -120,6 +122,9 @@ def _imported(args, trace, hw, target, draft) -> Result:
     rows = trace.aggregates.astype(object).where(trace.aggregates.notna(), None).to_dict(orient="records")
     check = throughput_check(rows, cost, target, draft, args.context)
     if check is None:
+        if any(r.get("gen_tok_s") and r.get("running") for r in rows):
+            raise UsageError(f"{args.trace}: its intervals have throughput lines but no gamma or number of "
+                             "drafts (this vLLM version logs counts only), so tokens per step are unknown")
         raise UsageError(f"{args.trace}: an imported log validates only through its throughput lines "
                          "(vLLM's 'Avg generation throughput … Running: N reqs' beside the speculative "
                          "metrics), and this one has none")
@@ -131,6 +136,12 @@ def _imported(args, trace, hw, target, draft) -> Result:
             f"{check['measured_median_tok_s']:.1f} tok/s, predicted {check['predicted_median_tok_s']:.1f}; "
             f"{_fmt(e)}")
     return Result(payload, text)
+
+
+def _uncovered(cost, names) -> list[str]:
+    """The trace's models the card's measured table has no forwards of (priced by its roofline)."""
+    timed = set(cost.measured_models())
+    return [str(n) for n in names if str(n) not in timed]
 
 
 def _table_for(hw, names, args, rows) -> tuple:
@@ -195,7 +206,7 @@ def _simulate(args, trace, cost, target, draft, hw) -> dict:
                                acceptance_trace=str(Path(args.trace).resolve()),
                                gamma=trace_gamma(trace), seed=args.seed,
                                domains=sorted(set(workload["domain"])), **online)
-    return compare(part.records, workload, sim)
+    return compare(part.records, workload, sim) | {"online": bool(online)}
 
 
 def _online_replay(args, trace) -> dict:
@@ -225,6 +236,9 @@ def _text(p: dict) -> str:
              f"({p['cost']} cost{scale})"
              + (f"; recorded at load average {p['load_average_1m']:.2f}"
                 if isinstance(p.get("load_average_1m"), (int, float)) else ""),
+             *([f"warning: the card's measured table has no forwards of {', '.join(p['priced_by_roofline'])}; "
+                "they are priced by its roofline (a table keyed by LLM card names needs the same "
+                "--target-card/--draft-card here)"] if p.get("priced_by_roofline") else []),
              "", "absolute percentage error, predicted vs measured:",
              f"  per-step latency            {_fmt(p['steps']['latency'])}",
              f"    draft part                {_fmt(p['steps']['draft'])}",
@@ -258,8 +272,9 @@ def _text(p: dict) -> str:
                          f"{sp['predicted']:.3f}x ({sp['error_pct']:+.2f}%)")
         a = sim.get("alpha") or {}
         if a.get("records"):
+            how = " (learning curves + the simulator's distiller)" if sim.get("online") else ""
             lines.append(f"    alpha over records        median |error| {a['median_abs_error']:.3f}; moving average "
-                         f"({a['window']}): {_fmt(a['moving_average'])} (online: learning curves + the distiller)")
+                         f"({a['window']}): {_fmt(a['moving_average'])}{how}")
     if "baseline" in p:
         lines.append(f"  baseline per-record latency {_fmt(p['baseline']['latency'])}")
         lines.append(f"    noise floor (same prompt and output length, vs their median): "

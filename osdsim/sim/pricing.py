@@ -27,7 +27,7 @@ def build_cost(scenario: Scenario) -> CostModel:
                             update_s_per_token=spec.update_s_per_token)
     hw = hardware(scenario)
     if spec.model != "roofline":
-        why = _table_does_not_apply(scenario, hw)
+        why = _table_does_not_apply(scenario, hw, strict=spec.model == "measured")
         if why is None:
             return MeasuredCost(hw, dtype=scenario.dtype)
         if spec.model == "measured":
@@ -35,9 +35,15 @@ def build_cost(scenario: Scenario) -> CostModel:
     return RooflineCost(hw, dtype=scenario.dtype, tp=scenario.tp)
 
 
-def _table_does_not_apply(scenario: Scenario, hw) -> str | None:
+def _table_does_not_apply(scenario: Scenario, hw, strict: bool = False) -> str | None:
     if not hw.measured and not hw.measured_updates:
         return f"hardware card {hw.name} has no measured table (write one with osdsim calibrate --out)"
+    if strict:
+        timed = {row[0] for row in hw.measured}
+        missing = [m.name for m in models(scenario) if m is not None and m.name not in timed]
+        if missing:
+            return (f"hardware card {hw.name} has no measured forwards of {', '.join(missing)} "
+                    f"(its table has {', '.join(sorted(timed)) or 'none'})")
     if scenario.tp != 1:
         return f"the measured table is for one device, the scenario has tp {scenario.tp}"
     if scenario.dtype is not None and scenario.dtype != hw.default_dtype:

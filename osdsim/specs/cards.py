@@ -7,6 +7,7 @@ a missing one or a malformed number is a :class:`CardError` naming the file and 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import fields
 from functools import lru_cache
@@ -157,11 +158,24 @@ _MEASURED_KEYS = ("model", "batch", "new_tokens", "context", "seconds")
 _UPDATE_KEYS = ("model", "num_tokens", "seconds")
 
 
+_ROW_MINIMUM = {"batch": 1.0, "new_tokens": 1.0, "num_tokens": 1.0, "context": 0.0}
+
+
 def _measured_row(path: Path, index: int, row: Any, field_name: str = "measured",
                   keys: tuple[str, ...] = _MEASURED_KEYS) -> tuple:
     if not isinstance(row, dict) or set(row) != set(keys):
         raise CardError(f"{path}: {field_name} row {index} must have exactly the keys {', '.join(keys)}")
-    return (str(row["model"]), *(_number(path, f"{field_name}[{index}].{k}", row[k]) for k in keys[1:]))
+    values = []
+    for k in keys[1:]:
+        where = f"{field_name}[{index}].{k}"
+        v = _number(path, where, row[k])
+        low = _ROW_MINIMUM.get(k)
+        ok = math.isfinite(v) and (v > 0 if low is None else v >= low)
+        if not ok:
+            need = "a finite number > 0" if low is None else f"a finite number >= {low:g}"
+            raise CardError(f"{path}: field {where!r} must be {need}, got {row[k]!r}")
+        values.append(v)
+    return (str(row["model"]), *values)
 
 
 def load_model(name: str | ModelSpec) -> ModelSpec:

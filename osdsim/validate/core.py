@@ -4,7 +4,10 @@ See :mod:`osdsim.validate.replay` for what is priced. The summary reports, each 
 90th-percentile absolute percentage error: per-step latency, per-record latency and tokens/s
 with the measured step sequence ("replayed"), and the same with acceptance drawn from the
 trace's acceptance model ("acceptance_model"); throughput Σtokens/Σlatency and the speedup over
-the baseline records; and α over records when the run updated its draft online.
+the baseline records; and α over records when the run updated its draft online. A card from
+``calibrate --trace`` charges each step's share of the time spent outside the timed calls (cache
+bookkeeping) to the verify, so per-step verify errors read that share high (~0.7% on the
+development CPU) while record latencies, which include that time, do not.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ class Validation:
 
 def select_records(trace: Trace, which: str = "all") -> Trace:
     """The trace restricted to some records, for held-out checks: "all" (unchanged), "even",
-    "odd" (by record number), or "A:B" (records A ≤ record < B, either end may be left out)."""
+    "odd" (by record number), or "A:B" (records A ≤ record < B, either end may be left out).
+    Draft updates go by the parity of their own number for "even"/"odd" (half of them each way)
+    and by the record they followed for "A:B"."""
     if which == "all":
         return trace
     if which in ("even", "odd"):
@@ -164,7 +169,7 @@ def speed_pairs(records: pd.DataFrame) -> pd.DataFrame:
 def _load_adjusted(spec: pd.DataFrame, base: pd.DataFrame) -> dict[str, Any]:
     """Per-record latency with each prediction scaled by its record's baseline measured/predicted.
 
-    The baseline of a record runs right before it, so the ratio carries the machine's load at
+    The baseline of a record runs right after it, so the ratio carries the machine's load at
     that moment (other processes on a shared CPU); what remains is the cost model's error on
     the speculative part alone. Not a prediction (it uses a measurement of the same record).
     """

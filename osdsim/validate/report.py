@@ -66,7 +66,8 @@ def record_noise_floor(records: pd.DataFrame, min_group: int = 3) -> dict[str, f
     """The per-record error a perfect deterministic model would still make on this run.
 
     Baseline records with the same prompt length and output length do identical work; each is
-    compared with the median latency of its group (groups of at least ``min_group``). On a
+    compared with the median latency of its group (groups of at least ``min_group``; the median
+    includes the record itself, so with small groups this floor reads somewhat low). On a
     machine whose speed drifts (other tenants, frequency), this floor sits under any model's
     per-record error, speculative records included.
     """

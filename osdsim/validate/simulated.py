@@ -82,7 +82,7 @@ def compare(records: pd.DataFrame, workload: pd.DataFrame, sim: dict[str, Any]) 
     table = spec.loc[:, [c for c in ("record", "num_tokens", "latency_s", "alpha") if c in spec]].merge(
         served, on="record", how="inner").sort_values("record")
     out = {"latency": report.error_stats(table["predicted_latency_s"], table["latency_s"]),
-           "throughput": report.throughput(table)}
+           "throughput": report.throughput(table), "updates": int(sim["summary"].get("updates") or 0)}
     if "alpha" in table and table[["alpha", "predicted_alpha"]].notna().all(axis=1).any():
         out["alpha"] = report.alpha_over_records(table)
     base = records[mode == "baseline"]

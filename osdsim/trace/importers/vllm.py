@@ -12,8 +12,8 @@ Three sources, detected per line, so one file may mix them:
   = 1 + accepted / drafts), with per-position rates when printed.
 - The engine's throughput line of the same logging interval (V0 ``Avg prompt throughput: …,
   Avg generation throughput: …, Running: … reqs, … GPU KV cache usage: …%``; V1 the same after
-  ``Engine 000:``), printed just before the speculative line: its numbers are attached to that
-  interval's row (``gen_tok_s``, ``prompt_tok_s``, ``running``, ``waiting``, ``kv_usage_pct``)
+  ``Engine 000:``), printed just before the speculative line (or just after; the two must share
+  a timestamp where both have one): its numbers are attached to that interval's row (``gen_tok_s``, ``prompt_tok_s``, ``running``, ``waiting``, ``kv_usage_pct``)
   so the cost model's throughput at the logged batch can be checked against it. These lines are
   counted as "other" (they are not speculative-decoding metrics).
 - Prometheus text exposition of ``vllm:spec_decode_*`` counters (with or without ``_total``,
@@ -240,12 +240,16 @@ def parse_vllm(lines: list[str | None], path: str = "<text>") -> ImportResult:
     result = ImportResult(path=path, kind="vllm", total_lines=len(lines))
     prev_v0: dict[str, Any] | None = None
     prom = _PromSnapshots(result)
-    engine: tuple[int, dict[str, Any]] | None = None  # the last throughput line and its number
+    engine: tuple[int, dict[str, Any]] | None = None  # the last unattached throughput line
+
+    def same_interval(line_no: int, time: str | None, other_line: int, other_time: str | None) -> bool:
+        close = 0 < abs(line_no - other_line) <= ATTACH_WITHIN_LINES
+        return close and (time is None or other_time is None or time == other_time)
 
     def add(row: dict[str, Any]) -> None:
         nonlocal engine
-        if engine is not None and 0 < row["line"] - engine[0] <= ATTACH_WITHIN_LINES:
-            row.update(engine[1])
+        if engine is not None and same_interval(row["line"], row.get("time"), engine[0], engine[1]["time"]):
+            row.update({k: v for k, v in engine[1].items() if k != "time"})
             engine = None
         result.add(row)
 
@@ -256,7 +260,15 @@ def parse_vllm(lines: list[str | None], path: str = "<text>") -> ImportResult:
         try:
             if THROUGHPUT_MARK in line and V0_MARK not in line and V1_MARK not in line:
                 stats = parse_throughput(line)
-                engine = (lineno, stats) if stats is not None else None
+                engine = None
+                if stats is not None:
+                    stats["time"] = _timestamp(line)
+                    last = result.aggregates[-1] if result.aggregates else None
+                    if (last is not None and "gen_tok_s" not in last and str(last.get("format", "")).startswith("vllm-v")
+                            and same_interval(lineno, stats["time"], last["line"], last.get("time"))):
+                        last.update({k: v for k, v in stats.items() if k != "time"})  # printed after its row
+                    else:
+                        engine = (lineno, stats)
                 result.other += 1
                 continue
             if V0_MARK in line and not is_v0(line):
