@@ -10,6 +10,7 @@ import yaml
 from osdsim.cost import MeasuredCost, RooflineCost, walltime_improvement
 from osdsim.sim import load_scenario, simulate
 from osdsim.sim.pricing import build_cost
+from osdsim.specs import load_model
 
 TARGET_S, DRAFT_S = 0.030, 0.004  # per forward, any token count up to gamma + 1, any context
 
@@ -88,10 +89,4 @@ def test_measured_refuses_a_table_without_the_scenarios_models_and_updates_alone
                                             "measured_updates": [{"model": "llama-160m", "num_tokens": 100,
                                                                   "seconds": 0.3}]}))
     cost = build_cost(load_scenario(_scenario(str(updates_only))))
-    assert isinstance(cost, MeasuredCost) and cost.update_s(load_model_spec("llama-160m"), 100) == pytest.approx(0.3)
-
-
-def load_model_spec(name):
-    from osdsim.specs import load_model
-
-    return load_model(name)
+    assert isinstance(cost, MeasuredCost) and cost.update_s(load_model("llama-160m"), 100) == pytest.approx(0.3)
