@@ -43,8 +43,10 @@ def select_records(trace: Trace, which: str = "all") -> Trace:
     if which in ("even", "odd"):
         parity = 0 if which == "even" else 1
 
-        def keep(df: pd.DataFrame) -> pd.DataFrame:
-            return df[df["record"].astype(int) % 2 == parity].reset_index(drop=True) if "record" in df else df
+        def chosen(values: pd.Series) -> pd.Series:
+            return values % 2 == parity
+
+        update_key = "update"
     else:
         lo, sep, hi = which.partition(":")
         try:
@@ -55,32 +57,21 @@ def select_records(trace: Trace, which: str = "all") -> Trace:
         if not sep or start is None:
             raise ValueError(f"records must be all, even, odd or A:B, got {which!r}")
 
-        def keep(df: pd.DataFrame) -> pd.DataFrame:
-            if "record" not in df:
-                return df
-            r = df["record"].astype(int)
-            return df[(r >= start) & (r < stop)].reset_index(drop=True)
+        def chosen(values: pd.Series) -> pd.Series:
+            return (values >= start) & (values < stop)
 
-    part = replace(trace, steps=keep(trace.steps), records=keep(trace.records),
-                   updates=_keep_updates(trace.updates, which))
+        update_key = "after_record"
+
+    def keep(df: pd.DataFrame | None, column: str) -> pd.DataFrame | None:
+        if df is None or column not in df:
+            return df
+        return df[chosen(df[column].astype(int))].reset_index(drop=True)
+
+    part = replace(trace, steps=keep(trace.steps, "record"), records=keep(trace.records, "record"),
+                   updates=keep(trace.updates, update_key))
     if part.records.empty:
         raise ValueError(f"{trace.path}: no records selected by {which!r}")
     return part
-
-
-def _keep_updates(updates: pd.DataFrame, which: str) -> pd.DataFrame:
-    """Updates for a selection: by the parity of their number ("even"/"odd"), or those made
-    after a record in A:B."""
-    if updates is None or updates.empty:
-        return updates
-    if which in ("even", "odd") and "update" in updates:
-        return updates[updates["update"].astype(int) % 2 == (0 if which == "even" else 1)].reset_index(drop=True)
-    if ":" in which and "after_record" in updates:
-        lo, _, hi = which.partition(":")
-        r = updates["after_record"].astype(int)
-        keep = (r >= (int(lo) if lo.strip() else -(2 ** 62))) & (r < (int(hi) if hi.strip() else 2 ** 62))
-        return updates[keep].reset_index(drop=True)
-    return updates
 
 
 def trace_gamma(trace: Trace) -> int:
