@@ -3,6 +3,10 @@
 A card is named by its file's stem (``vicuna-7b-v1.3``, ``a100-80g``); a path to a YAML file
 works too. YAML goes through ``yaml.safe_load`` only. Every field is checked: an unknown one,
 a missing one or a malformed number is a :class:`CardError` naming the file and field.
+
+A card may start from another of its kind with ``like: NAME`` and list only what differs (an
+instruct or chat fine-tune shares its base model's architecture: ``llama-2-70b-chat`` is
+``like: llama-2-70b`` with its own source). Chains are followed up to ``MAX_LIKE_DEPTH`` cards.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from osdsim.specs.hardware import HardwareSpec
 from osdsim.specs.model import ModelSpec
 
 MAX_CARD_BYTES = 1_000_000  # cards are small; refuse anything larger than this
+MAX_LIKE_DEPTH = 4  # ``like:`` chains longer than this are refused (and cycles with them)
 _KINDS = {"llm": "LLM", "hardware": "hardware"}
 
 # Hardware cards are written in the units of spec sheets; these convert them to SI.
@@ -119,10 +124,28 @@ def _build(cls, path: Path, data: dict[str, Any]):
         raise CardError(f"{path}: {exc}") from None
 
 
+def _read_card(kind: str, path: Path, depth: int = 0) -> dict[str, Any]:
+    """The card's fields with those of the card it is ``like`` filled in under its own."""
+    data = dict(read_yaml(path))
+    base = data.pop("like", None)
+    if base is None:
+        return data
+    if depth >= MAX_LIKE_DEPTH:
+        raise CardError(f"{path}: 'like' chain is longer than {MAX_LIKE_DEPTH} cards (a cycle?)")
+    if not isinstance(base, str) or not base:
+        raise CardError(f"{path}: field 'like' must name a {_KINDS[kind]} card, got {str(base)[:60]!r}")
+    try:
+        inherited = _read_card(kind, _card_path(kind, base), depth + 1)
+    except CardError as exc:
+        raise CardError(f"{path}: like: {exc}") from None
+    inherited.pop("name", None)
+    return {**inherited, **data}
+
+
 @lru_cache(maxsize=256)
 def _load_model_path(path: str) -> ModelSpec:
     p = Path(path)
-    data = read_yaml(p)
+    data = _read_card("llm", p)
     data.setdefault("name", p.stem)
     return _build(ModelSpec, p, data)
 
@@ -130,7 +153,7 @@ def _load_model_path(path: str) -> ModelSpec:
 @lru_cache(maxsize=256)
 def _load_hardware_path(path: str) -> HardwareSpec:
     p = Path(path)
-    data = dict(read_yaml(p))
+    data = _read_card("hardware", p)
     data.setdefault("name", p.stem)
     for key, (field_name, scale) in _HW_UNITS.items():
         if key in data:
