@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 import sim_fingerprint as fp
 
 COMMITTED = json.loads(fp.FINGERPRINT.read_text())

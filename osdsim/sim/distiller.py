@@ -1,17 +1,17 @@
-"""The online distiller of one draft on one replica (OSD, Liu et al. 2024, Section 4).
+"""The online distiller of one replica's draft(s) (OSD, Liu et al. 2024, Section 4).
 
 Positions where the draft was wrong go into a bounded buffer (the target's distribution there
-came free with verification); every ``update_interval`` finished records the distiller trains
-on the buffer and clears it. The replica engine owns the clock: this module holds the state and
-the accounting of one update against the replica's spare FLOPs.
+came free with verification); every ``update_interval`` finished records a draft trains on its
+buffer and clears it. The replica owns the clock: this module holds the state and the accounting
+of an update against the replica's time and FLOPs, in one of two modes (``DISTILLER_MODES``):
 
-Spare mode: the update starts at once and lasts at least ``update_s`` (its time on an idle
-replica); serving steps during it run ``interference`` slower (memory-bandwidth contention);
-its FLOPs are paid from each step's spare FLOPs (capacity × step time − step FLOPs) and from
-idle time. If, when ``update_s`` has passed, FLOPs are still owed, the remainder runs
-exclusively — the step in flight is lengthened by remainder / capacity (``stall_s``): an update
-that does not fit shows up as longer steps. Exclusive mode: the replica stops serving for
-``update_s``.
+- ``spare``: the update starts at once and lasts at least ``update_s`` (its time on an idle
+  replica); serving steps during it run ``interference`` slower (memory-bandwidth contention);
+  its FLOPs are paid from each step's spare FLOPs (capacity × step time − step FLOPs) and from
+  idle time. If, when ``update_s`` has passed, FLOPs are still owed, the remainder runs
+  exclusively — the step in flight is lengthened by remainder / capacity (``stall_s``): an
+  update that does not fit shows up as longer steps.
+- ``exclusive``: the replica stops serving for ``update_s``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+FINISH_TOLERANCE_S = 1e-12  # an update due at t counts as done at t − this (float round-off)
 
 
 @dataclass(slots=True)
@@ -79,33 +81,49 @@ class Distiller:
         return update
 
 
-def charge_step(update: Update, now: float, step_s: float, step_flops: float, capacity: float,
-                interference: float) -> tuple[float, float]:
-    """A serving step of ``step_s`` starting at ``now`` while ``update`` runs in spare mode.
+class SpareMode:
+    """Updates ride in the FLOPs serving leaves idle (see the module docstring)."""
 
-    Returns the step's (seconds, stall seconds) after interference and any exclusive remainder.
-    """
-    seconds = step_s * (1.0 + interference)
-    spare = capacity * seconds - step_flops
-    if spare > 0.0:
-        update.flops_left -= spare
-    stall = 0.0
-    if update.flops_left > 0.0 and now + seconds >= update.min_end_s:
-        stall = update.flops_left / capacity  # the rest runs with the card to itself
-        update.flops_left = 0.0
-        update.stall_s += stall
-    return seconds + stall, stall
+    name = "spare"
+    exclusive = False
+
+    def __init__(self, interference: float, capacity_flops_per_s: float):
+        self.slowdown = 1.0 + interference
+        self.capacity = capacity_flops_per_s
+
+    def charge_step(self, update: Update, now: float, seconds: float, flops: float) -> tuple[float, float]:
+        """A serving step of ``seconds`` and ``flops`` starting at ``now`` while ``update`` runs:
+        returns the step's seconds after interference and any exclusive remainder, and that
+        remainder (the stall)."""
+        seconds *= self.slowdown
+        spare = self.capacity * seconds - flops
+        if spare > 0.0:
+            update.flops_left -= spare
+        stall = 0.0
+        if update.flops_left > 0.0 and now + seconds >= update.min_end_s:
+            stall = update.flops_left / self.capacity  # the rest runs with the card to itself
+            update.flops_left = 0.0
+            update.stall_s += stall
+        return seconds + stall, stall
+
+    def charge_idle(self, update: Update, idle_s: float) -> None:
+        """An idle replica gives the update all its FLOPs."""
+        update.flops_left -= self.capacity * idle_s
+
+    def idle_finish_s(self, update: Update, now: float) -> float:
+        """When the update would finish if the replica stayed idle from ``now``."""
+        return max(update.min_end_s, now + max(0.0, update.flops_left) / self.capacity)
 
 
-def charge_idle(update: Update, idle_s: float, capacity: float) -> None:
-    """An idle replica gives the update all its FLOPs."""
-    update.flops_left -= capacity * idle_s
+class ExclusiveMode(SpareMode):
+    """Updates take the replica: serving waits ``update_s``."""
 
-
-def idle_finish_s(update: Update, now: float, capacity: float) -> float:
-    """When the update would finish if the replica stayed idle from ``now``."""
-    return max(update.min_end_s, now + max(0.0, update.flops_left) / capacity)
+    name = "exclusive"
+    exclusive = True
 
 
 def done(update: Update, now: float) -> bool:
-    return now >= update.min_end_s - 1e-12 and update.flops_left <= 0.0
+    return now >= update.min_end_s - FINISH_TOLERANCE_S and update.flops_left <= 0.0
+
+
+DISTILLER_MODES = {"spare": SpareMode, "exclusive": ExclusiveMode}

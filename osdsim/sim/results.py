@@ -8,6 +8,8 @@ over finished requests, TPOT = (latency − TTFT) / (output tokens − 1) for ou
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +19,19 @@ import numpy as np
 # prefill, batch) when the iteration began.
 STEP_COLUMNS = ("time_s", "replica", "batch", "prefill_seqs", "prompt_tokens", "in_system", "gamma",
                 "tokens", "first_tokens", "accepted", "busy_s", "flops_used", "alpha", "stall_s", "updating")
+
+
+@dataclass
+class SimResult:
+    """Per-request, per-step and per-update tables, and the summary."""
+
+    requests: Any  # pandas.DataFrame
+    steps: Any
+    updates: Any
+    summary: dict[str, Any]
+    scenario: Any = field(repr=False, default=None)  # the Scenario that was run
+
+
 UPDATE_COLUMNS = ("replica", "draft", "start_s", "end_s", "duration_s", "update_s", "num_tokens",
                   "records", "flops", "stall_s", "mode", "alpha_after")
 
@@ -132,45 +147,35 @@ def summarise(requests, steps, updates, cl, num_replicas: int, end_s: float) -> 
     }
 
 
-# Types of each step column's values: float, int, bool, or "int or float" (a column whose rows mix
-# 0 with floats, or start at SimPy's integer time 0: int64 only if every value was a Python int,
-# which the engine records in ``Cluster.int_columns``).
-_STEP_KINDS = {"time_s": "?", "replica": "i", "batch": "i", "prefill_seqs": "i", "prompt_tokens": "?",
+# Types of each step column's values: integer, boolean, or float.
+_STEP_KINDS = {"time_s": "f", "replica": "i", "batch": "i", "prefill_seqs": "i", "prompt_tokens": "i",
                "in_system": "i", "gamma": "i", "tokens": "f", "first_tokens": "i", "accepted": "f",
                "busy_s": "f", "flops_used": "f", "alpha": "f", "stall_s": "f", "updating": "b"}
 
 
-def step_frame(flat, int_columns: dict):
-    """The step rows (``flat``: float64 values, one row after another) as a DataFrame, with the
-    dtypes ``DataFrame.from_records`` would infer from the engine's Python values."""
+def step_frame(flat):
+    """The step rows (``flat``: float64 values, one row after another) as a DataFrame."""
     import pandas as pd
 
     if not len(flat):
-        return pd.DataFrame.from_records([], columns=STEP_COLUMNS)
+        return pd.DataFrame({name: np.zeros(0, dtype={"i": np.int64, "b": bool, "f": float}[kind])
+                             for name, kind in _STEP_KINDS.items()})
     table = np.frombuffer(flat, dtype=float).reshape(-1, len(STEP_COLUMNS))  # ints < 2^53: exact
     columns = {}
     for j, name in enumerate(STEP_COLUMNS):
         col, kind = table[:, j], _STEP_KINDS[name]
-        if kind == "i" or (kind == "?" and int_columns[name]):
-            col = col.astype(np.int64)
-        elif kind == "b":
-            col = col.astype(bool)
-        else:
-            col = col.copy()
-        columns[name] = col
+        columns[name] = col.astype(np.int64) if kind == "i" else col.astype(bool) if kind == "b" else col.copy()
     return pd.DataFrame(columns)
 
 
 def assemble(cl, lives, reqs, end_s: float, num_replicas: int):
     import pandas as pd
 
-    from osdsim.sim.run import SimResult
-
     cl.flush_logs()
     requests = request_frame(cl, lives, reqs, end_s)
     # Canonical row order (start time, then replica): the same whether replicas ran in one
     # process or several, interleaved or one after another.
-    steps = step_frame(cl.step_rows, cl.int_columns).sort_values(["time_s", "replica"], kind="stable", ignore_index=True)
+    steps = step_frame(cl.step_rows).sort_values(["time_s", "replica"], kind="stable", ignore_index=True)
     phase = np.where(steps["batch"] > 0, np.where(steps["prefill_seqs"] > 0, "mixed", "decode"), "prefill")
     steps.insert(2, "phase", phase)
     # FLOPs the replica could have done in the iteration but did not (capacity × time − used).

@@ -29,7 +29,7 @@ def run_alone(rep: Replica, horizon_s: float | None):
 def simpy_replica(env, rep: Replica):
     """``serve`` as a SimPy process (least-outstanding router: the dispatcher wakes idle replicas)."""
     cl = rep.cl
-    gen = rep.serving = serve(rep, env.now)  # closed after the run: it writes its state back
+    gen = serve(rep, env.now)
     try:
         cmd = next(gen)
         while True:

@@ -6,7 +6,7 @@ Relative file paths inside a scenario resolve against the scenario file's folder
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,40 +50,58 @@ def read_scenario_file(path: str | os.PathLike) -> dict:
     return raw
 
 
-def apply_overrides(raw: Mapping, overrides: list[str] | tuple[str, ...] | Mapping[str, Any]) -> dict:
-    """Apply ``key.path=value`` overrides (values parsed as YAML scalars) to a raw mapping."""
-    import copy
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``key.path=value`` strings (``--set``) → {dotted key: typed value}, each value read as a YAML
+    scalar (``5`` → 5, ``null`` → None, ``[a, b]`` → a list; an empty value stays "").
 
+    The one place command-line overrides are parsed; :func:`apply_overrides` takes the result.
+    """
     import yaml
 
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else value
+    return out
+
+
+def apply_overrides(raw: Mapping, overrides: Mapping[str, Any], aliases: Mapping[str, str] | None = None) -> dict:
+    """A deep copy of ``raw`` with each dotted key of ``overrides`` set to its value, as given.
+
+    Values are typed already (from :func:`parse_overrides`, a sweep axis, or code): nothing here
+    re-reads them, so a string stays a string (YAML 1.1 would read "1:30" as 90). Missing or null
+    intermediate mappings are created; a key through a field that holds something else (``gamma.x``
+    when ``gamma`` is 5) is an error. ``aliases`` maps short keys to dotted paths (the sweep's).
+    """
+    import copy
+
     out = copy.deepcopy(dict(raw))
-    items = overrides.items() if isinstance(overrides, Mapping) else [_split(o) for o in overrides]
-    for key, value in items:
-        if isinstance(value, str):
-            value = yaml.safe_load(value) if value.strip() else value
+    for key, value in overrides.items():
+        path = (aliases or {}).get(key, key)
+        parts = path.split(".")
         node = out
-        parts = key.split(".")
         for part in parts[:-1]:
             child = node.get(part)
-            if not isinstance(child, dict):
+            if child is None:
                 child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ValueError(f"override {key!r}: {part!r} is not a mapping in the scenario")
             node = child
         node[parts[-1]] = value
     return out
 
 
-def _split(item: str) -> tuple[str, str]:
-    key, sep, value = item.partition("=")
-    if not sep or not key.strip():
-        raise ValueError(f"--set expects key=value, got {item!r}")
-    return key.strip(), value
-
-
 def load_scenario(source: str | os.PathLike | Mapping | Scenario, overrides=(), base_dir: str = ".") -> Scenario:
     """A :class:`Scenario` from a file path, a raw mapping, or a Scenario (returned as is).
 
-    Relative paths inside a mapping resolve against ``base_dir`` (a file's own folder otherwise).
+    ``overrides``: {dotted key: typed value}, or ``key=value`` strings (parsed by
+    :func:`parse_overrides`). Relative paths inside a mapping resolve against ``base_dir`` (a
+    file's own folder otherwise).
     """
+    if not isinstance(overrides, Mapping):
+        overrides = parse_overrides(overrides)
     if isinstance(source, Scenario):
         if overrides:
             raise ValueError("overrides apply to a file or mapping, not to a Scenario object")
