@@ -3,6 +3,8 @@ and malformed cards fail with a CardError that says where."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from osdsim.specs import (
@@ -13,6 +15,7 @@ from osdsim.specs import (
     load_hardware,
     load_model,
 )
+from osdsim.specs.cards import models_dir, read_yaml
 
 LLM_CARDS = card_names("llm")
 HARDWARE_CARDS = card_names("hardware")
@@ -22,10 +25,32 @@ EXPECTED_LLM = {
     "llama-160m", "vicuna-7b-v1.3", "vicuna-68m", "llama-2-7b", "llama-2-13b", "llama-2-70b",
     "llama-3.1-8b", "llama-3.1-70b", "llama-3.2-1b", "tinyllama-1.1b", "qwen2.5-0.5b",
     "qwen2.5-7b", "qwen3-0.6b", "qwen3-8b",
+    # Vicuna / LLaMA-1, Llama 2 chat, Llama 3.x and the SpecInfer drafts
+    "vicuna-13b-v1.3", "vicuna-33b-v1.3", "llama-68m",
+    "llama-2-7b-chat", "llama-2-13b-chat", "llama-2-70b-chat",
+    "llama-3-8b", "llama-3-8b-instruct", "llama-3-70b", "llama-3-70b-instruct",
+    "llama-3.1-8b-instruct", "llama-3.1-70b-instruct", "llama-3.3-70b-instruct", "llama-3.1-405b",
+    "llama-3.2-3b", "llama-3.2-1b-instruct", "llama-3.2-3b-instruct",
+    # Qwen2.5 and Qwen2.5-Coder
+    "qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-14b", "qwen2.5-32b", "qwen2.5-72b",
+    "qwen2.5-0.5b-instruct", "qwen2.5-7b-instruct", "qwen2.5-72b-instruct",
+    "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "qwen2.5-coder-3b", "qwen2.5-coder-7b",
+    "qwen2.5-coder-32b", "qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-32b-instruct",
+    # OPT
+    "opt-125m", "opt-350m", "opt-1.3b", "opt-6.7b", "opt-13b", "opt-30b", "opt-66b",
+    # others
+    "mistral-7b-v0.1", "codellama-7b", "codellama-34b", "deepseek-coder-1.3b", "deepseek-coder-6.7b",
+    "deepseek-coder-33b", "smollm2-135m-instruct", "smollm2-360m", "smollm2-1.7b",
 }
-EXPECTED_HARDWARE = {"cpu", "a100-40g", "a100-80g", "h100-sxm", "h200", "l4", "a10g"}
+# The hardware cards that existed before serving-framework cards; they still carry framework overheads.
+PREEXISTING_HARDWARE = {"cpu", "a100-40g", "a100-80g", "h100-sxm", "h200", "l4", "a10g"}
+EXPECTED_HARDWARE = PREEXISTING_HARDWARE | {
+    "rtx-3090", "rtx-4090", "rtx-3060-12g", "l40s", "l40", "a40", "a6000", "a100-80g-pcie",
+    "h100-pcie", "h100-nvl", "mi300x", "m2-ultra", "m3-max", "t4", "v100-sxm2-32g",
+}
 
-# REFERENCE.md, hardware table (vendor spec sheets, dense): memory GB, bandwidth GB/s, bf16 TFLOP/s.
+# REFERENCE.md, hardware table (vendor spec sheets, dense): memory GB, bandwidth GB/s, bf16 TFLOP/s
+# (fp16 where the part has no bf16: T4, V100, Apple GPUs).
 REFERENCE_HARDWARE = {
     "a100-40g": (40, 1555, 312),
     "a100-80g": (80, 2039, 312),
@@ -33,6 +58,55 @@ REFERENCE_HARDWARE = {
     "h200": (141, 4800, 989),
     "l4": (24, 300, 121),
     "a10g": (24, 600, 125),
+    # NVIDIA Ampere GA102 whitepaper v2, Appendix A (RTX 3090): BF16/FP16 tensor with FP32 accumulate 71 dense.
+    "rtx-3090": (24, 936, 71),
+    # NVIDIA Ada GPU architecture whitepaper (RTX 4090): BF16/FP16 tensor with FP32 accumulate 165.2 dense.
+    "rtx-4090": (24, 1008, 165.2),
+    # RTX 3060 product page (12 GB, 360 GB/s); 25.5 is derived from GA10x per-SM rates (NVIDIA prints none).
+    "rtx-3060-12g": (12, 360, 25.5),
+    # NVIDIA L40S datasheet: BF16 362.05 dense (733 with sparsity).
+    "l40s": (48, 864, 362.05),
+    # NVIDIA L40 datasheet: BF16 181.05 dense (362.1 with sparsity).
+    "l40": (48, 864, 181.05),
+    # NVIDIA A40 datasheet: BF16 149.7 dense (299.4 with sparsity).
+    "a40": (48, 696, 149.7),
+    # NVIDIA RTX A6000 datasheet / GA102 whitepaper Appendix C: 154.8 dense (309.7 with sparsity).
+    "a6000": (48, 768, 154.8),
+    # NVIDIA A100 datasheet, 80GB PCIe column: 1,935 GB/s, BF16 312 dense.
+    "a100-80g-pcie": (80, 1935, 312),
+    # NVIDIA H100 datasheet, PCIe column: 2 TB/s, BF16 1,513 with sparsity = 756.5 dense.
+    "h100-pcie": (80, 2000, 756.5),
+    # NVIDIA H100 datasheet, NVL column (per GPU): 94 GB, 3.9 TB/s, BF16 1,671 with sparsity = 835.5 dense.
+    "h100-nvl": (94, 3900, 835.5),
+    # AMD Instinct MI300X data sheet: 192 GB HBM3, 5.3 TB/s, FP16/BF16 1,307.4 dense.
+    "mi300x": (192, 5300, 1307.4),
+    # Apple M2 Ultra announcement: 192 GB, 800 GB/s; FP16 27.2 derived (76 cores x 128 ALUs x 2 x 1.398 GHz).
+    "m2-ultra": (192, 800, 27.2),
+    # Apple M3 Max (40-core GPU): 128 GB, 400 GB/s; FP16 14.3 derived (40 cores x 128 ALUs x 2 x 1.398 GHz).
+    "m3-max": (128, 400, 14.3),
+    # NVIDIA T4 datasheet: 16 GB, 320+ GB/s, FP16/FP32 mixed precision 65 (no BF16, no sparsity).
+    "t4": (16, 320, 65),
+    # NVIDIA V100 datasheet, SXM2 column: 32 GB, 900 GB/s, tensor 125 (FP16, no BF16).
+    "v100-sxm2-32g": (32, 900, 125),
+}
+
+# Aliases (``like:``) and the fields each one sets besides its source.
+ALIASES = {
+    "llama-2-7b-chat": ("llama-2-7b", set()),
+    "llama-2-13b-chat": ("llama-2-13b", set()),
+    "llama-2-70b-chat": ("llama-2-70b", set()),
+    "llama-3-8b-instruct": ("llama-3-8b", set()),
+    "llama-3-70b-instruct": ("llama-3-70b", set()),
+    "llama-3.1-8b-instruct": ("llama-3.1-8b", set()),
+    "llama-3.1-70b-instruct": ("llama-3.1-70b", set()),
+    "llama-3.3-70b-instruct": ("llama-3.1-70b", set()),
+    "llama-3.2-1b-instruct": ("llama-3.2-1b", set()),
+    "llama-3.2-3b-instruct": ("llama-3.2-3b", set()),
+    "qwen2.5-0.5b-instruct": ("qwen2.5-0.5b", set()),
+    "qwen2.5-7b-instruct": ("qwen2.5-7b", {"max_context"}),  # the -Instruct config ships 32768
+    "qwen2.5-72b-instruct": ("qwen2.5-72b", {"max_context"}),
+    "qwen2.5-coder-0.5b-instruct": ("qwen2.5-coder-0.5b", set()),
+    "qwen2.5-coder-32b-instruct": ("qwen2.5-coder-32b", set()),
 }
 
 VALID_MODEL_YAML = """\
@@ -125,15 +199,44 @@ def test_hardware_matches_reference_table(name):
     hw = load_hardware(name)
     assert hw.memory_bytes == memory_gb * 1e9
     assert hw.bandwidth_Bps == bandwidth_gbps * 1e9
-    assert hw.peak_flops["bf16"] == bf16_tflops * 1e12
+    half = "bf16" if "bf16" in hw.peak_flops else "fp16"
+    assert hw.peak_flops[half] == bf16_tflops * 1e12
     assert hw.flops_for("fp16") == bf16_tflops * 1e12
 
 
+def test_every_hardware_card_is_in_the_reference_table():
+    assert set(HARDWARE_CARDS) - {"cpu"} <= set(REFERENCE_HARDWARE)
+
+
 def test_fp8_only_where_the_card_has_it():
-    for name in ("h100-sxm", "h200", "l4"):
+    for name in ("h100-sxm", "h200", "l4", "h100-pcie", "h100-nvl", "l40s", "l40", "rtx-4090", "mi300x"):
         assert "fp8" in load_hardware(name).peak_flops, name
-    for name in ("a100-40g", "a100-80g", "a10g"):
+    for name in ("a100-40g", "a100-80g", "a10g", "a100-80g-pcie", "a40", "a6000", "rtx-3090",
+                 "rtx-3060-12g", "t4", "v100-sxm2-32g", "m2-ultra", "m3-max"):
         assert "fp8" not in load_hardware(name).peak_flops, name
+
+
+def test_no_bf16_peak_on_parts_without_bf16():
+    # Turing, Volta and Apple GPUs have no BF16 units; their cards must not invent a bf16 peak.
+    for name in ("t4", "v100-sxm2-32g", "m2-ultra", "m3-max"):
+        hw = load_hardware(name)
+        assert "bf16" not in hw.peak_flops, name
+        assert hw.default_dtype == "fp16", name
+
+
+@pytest.mark.parametrize("name", sorted(set(HARDWARE_CARDS) - PREEXISTING_HARDWARE))
+def test_new_hardware_cards_hold_hardware_facts_only(name):
+    # Framework overheads live in serving-framework cards; only the cards that predate them carry any.
+    hw = load_hardware(name)
+    assert hw.overhead_per_forward_s == 0, name
+    assert hw.overhead_per_layer_s == 0, name
+    assert hw.source.startswith("https://"), f"{name}: source must be a URL"
+    assert hw.interconnect_Bps > 0 or hw.gpus_per_node == 1, f"{name}: a multi-GPU node needs a link"
+
+
+def test_llm_sources_are_urls():
+    for name in LLM_CARDS:
+        assert load_model(name).source.startswith("https://"), name
 
 
 def test_unknown_card_lists_known_names():
@@ -270,3 +373,110 @@ def test_calibrated_card_with_updates_round_trips_through_the_writer(tmp_path):
     card = load_hardware(str(path))
     assert card.measured == (("t", 1.0, 4.0, 30.0, 0.012),)
     assert card.measured_updates == (("d", 100.0, 0.25), ("d", 300.0, 0.31))
+
+
+# ---------------------------------------------------------------- aliases (``like:``)
+
+_ARCH_FIELDS_SKIPPED = {"name", "source"}
+
+
+def _differing_fields(a: ModelSpec, b: ModelSpec) -> set[str]:
+    return {f.name for f in fields(ModelSpec)
+            if f.name not in _ARCH_FIELDS_SKIPPED and getattr(a, f.name) != getattr(b, f.name)}
+
+
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+def test_alias_equals_its_base_but_name_and_source(alias):
+    base, overridden = ALIASES[alias]
+    raw = read_yaml(models_dir() / "llm" / f"{alias}.yaml")
+    assert raw["like"] == base
+    assert set(raw) == {"like", "source"} | overridden, "an alias lists only what differs"
+    card, base_card = load_model(alias), load_model(base)
+    assert card.name == alias and card.source != base_card.source
+    assert _differing_fields(card, base_card) == overridden
+    assert card.computed_params == base_card.computed_params
+
+
+def test_every_shipped_alias_is_listed():
+    shipped = {n for n in LLM_CARDS if "like" in read_yaml(models_dir() / "llm" / f"{n}.yaml")}
+    assert shipped == set(ALIASES)
+
+
+def test_alias_of_an_alias_follows_the_chain(tmp_path):
+    path = tmp_path / "renamed.yaml"
+    path.write_text("like: llama-3.3-70b-instruct\nsource: https://example.org/renamed\n")
+    card = load_model(str(path))
+    assert card.name == "renamed" and card.source == "https://example.org/renamed"
+    assert not _differing_fields(card, load_model("llama-3.1-70b"))
+
+
+def test_alias_naming_an_unknown_card_raises(tmp_path):
+    path = tmp_path / "orphan.yaml"
+    path.write_text("like: no-such-base-model\nsource: https://example.org\n")
+    with pytest.raises(CardError) as info:
+        load_model(str(path))
+    assert str(path) in str(info.value)
+    assert "no-such-base-model" in str(info.value)
+
+
+def test_alias_cycle_raises(tmp_path):
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(f"like: {second}\nsource: https://example.org/1\n")
+    second.write_text(f"like: {first}\nsource: https://example.org/2\n")
+    with pytest.raises(CardError) as info:
+        load_model(str(first))
+    assert str(first) in str(info.value)
+    assert "cycle" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["5", "[llama-2-7b]", "{name: llama-2-7b}", "true", "''"])
+def test_non_string_like_raises(tmp_path, value):
+    path = tmp_path / "badlike.yaml"
+    path.write_text(f"like: {value}\nsource: https://example.org\n")
+    with pytest.raises(CardError) as info:
+        load_model(str(path))
+    assert str(path) in str(info.value)
+    assert "like" in str(info.value)
+
+
+def test_hardware_alias(tmp_path):
+    path = tmp_path / "a100-80g-derated.yaml"
+    path.write_text("like: a100-80g\nbandwidth_GBps: 1600\nsource: https://example.org\n")
+    hw, base = load_hardware(str(path)), load_hardware("a100-80g")
+    assert hw.name == "a100-80g-derated"
+    assert hw.bandwidth_Bps == 1600e9
+    assert hw.memory_bytes == base.memory_bytes and hw.peak_flops == base.peak_flops
+    bad = tmp_path / "no-base.yaml"
+    bad.write_text("like: no-such-gpu\nsource: https://example.org\n")
+    with pytest.raises(CardError) as info:
+        load_hardware(str(bad))
+    assert str(bad) in str(info.value)
+
+
+# ---------------------------------------------------------------- family-specific checks
+
+def test_qwen25_flags():
+    for name in LLM_CARDS:
+        if name.startswith("qwen2.5"):
+            spec = load_model(name)
+            assert spec.qkv_bias and not spec.qk_norm, name
+            # Qwen2.5 ties embeddings up to 3B (hidden <= 2048) and unties them from 7B on.
+            assert spec.tied_embeddings == (spec.hidden_size <= 2048), name
+
+
+def test_opt_cards_are_gpt_shaped():
+    for name in LLM_CARDS:
+        if name.startswith("opt-"):
+            spec = load_model(name)
+            assert not spec.gated_mlp and spec.tied_embeddings and not spec.qkv_bias, name
+            assert spec.num_kv_heads == spec.num_heads and spec.max_context == 2048, name
+    # OPT-350M: a 512-wide embedding written as 25136 rows of 1024 (same weight count as 50272 x 512).
+    assert load_model("opt-350m").embedding_params == 50272 * 512
+    assert load_model("opt-6.7b").vocab_size == 50272
+
+
+def test_large_llama_counts():
+    assert load_model("llama-3.1-405b").computed_params == 405_853_388_800
+    assert load_model("llama-3-8b").computed_params == load_model("llama-3.1-8b").computed_params
+    assert load_model("vicuna-33b-v1.3").computed_params == 32_528_943_616
+    assert load_model("llama-3.2-3b").tied_embeddings
