@@ -16,7 +16,9 @@ from osdsim.acceptance import (
     EmpiricalAcceptance,
     LearningCurveAcceptance,
     PerPositionAcceptance,
-    tau_iid,
+    geometric_scale,
+    learning_curve_alpha,
+    sample_iid,
 )
 from osdsim.cost import tau
 
@@ -100,7 +102,9 @@ def test_learning_curve_follows_its_formula(tmp_path):
     assert model.expected_alpha("spider", 0) == pytest.approx(0.4)
     assert model.expected_alpha("spider", 100) == pytest.approx(0.8 - 0.4 * np.exp(-1))
     assert model.expected_alpha("gsm8k", 1e9) == pytest.approx(0.9)
-    assert model.expected_tokens(4, "spider", 0) == pytest.approx(tau_iid(0.4, 4))
+    assert model.expected_alpha("spider", 37) == learning_curve_alpha(37, 0.4, 0.8, 100.0)
+    assert learning_curve_alpha(np.array([0.0, 100.0]), 0.4, 0.8, 100.0) == pytest.approx([0.4, 0.8 - 0.4 * np.exp(-1)])
+    assert model.expected_tokens(4, "spider", 0) == pytest.approx(tau(0.4, 4))
     path = tmp_path / "run.curves.json"
     path.write_text(json.dumps(CURVES))
     assert LearningCurveAcceptance(str(path)).expected_alpha("gsm8k", 50) == model.expected_alpha("gsm8k", 50)
@@ -127,3 +131,17 @@ def test_samples_stay_in_range(alpha, gamma, seed):
         sample = model.sample_many(rng, gamma, 64)
         assert sample.min(initial=0) >= 0 and sample.max(initial=0) <= gamma
         assert 1.0 <= model.expected_tokens(gamma) <= gamma + 1.0 + 1e-9
+
+
+def test_iid_counts_are_the_engines_exponential_draw():
+    """accepted = min(floor(E·s), γ), E ~ Exp(1), s = −1/ln α: the simulator engine's draw."""
+    assert geometric_scale(0.0) == 0.0 and geometric_scale(-0.1) == 0.0
+    assert geometric_scale(np.exp(-0.5)) == pytest.approx(2.0)
+    assert geometric_scale(1.0) * 1e-12 > 100  # every draft accepted
+    assert list(geometric_scale(np.array([0.0, np.exp(-1.0)]))) == pytest.approx([0.0, 1.0])
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    drawn = sample_iid(a, 4, 0.6, 1000)
+    expected = np.minimum(np.floor(b.standard_exponential(1000) * -1.0 / np.log(0.6)), 4)
+    assert drawn.dtype == np.int64 and (drawn == expected).all()
+    counts = np.bincount(sample_iid(np.random.default_rng(3), 3, 0.5, 200_000), minlength=4) / 200_000
+    assert counts == pytest.approx([0.5, 0.25, 0.125, 0.125], abs=0.005)

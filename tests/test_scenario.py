@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osdsim.sim.scenario import Scenario, apply_overrides, load_scenario
+from osdsim.sim.scenario_files import parse_overrides
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples" / "scenarios").glob("*.*"))
 
@@ -44,8 +45,9 @@ def test_yaml_and_toml_give_the_same_scenario(tmp_path):
 def test_overrides_use_dotted_paths_and_yaml_values():
     s = load_scenario({"workload": {"rate": 1}}, ["workload.rate=5", "draft=null"])
     assert s.workload.rate == 5.0 and s.draft is None
-    raw = apply_overrides({}, {"online.update_interval": "4"})
+    raw = apply_overrides({}, parse_overrides(["online.update_interval=4"]))
     assert raw == {"online": {"update_interval": 4}}
+    assert apply_overrides({}, {"workload.file": "1:30"}) == {"workload": {"file": "1:30"}}  # typed: no re-read
     with pytest.raises(ValueError, match="key=value"):
         load_scenario({}, ["workload.rate"])
 

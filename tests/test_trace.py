@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,8 +12,6 @@ from osdsim.trace import (
     SCHEMA_VERSION,
     TraceError,
     TraceWriter,
-    exp_curve,
-    fit_learning_curves,
     new_meta,
     prepare_resume,
     read_trace,
@@ -140,36 +136,3 @@ def test_resume_online_cuts_after_checkpointed_update(tmp_path):
     assert list(t.records["record"]) == [0, 1] and list(t.updates["update"]) == [1]
     t = prepare_resume(p, last_update=-1)
     assert t.records.empty and t.lines == 1
-
-
-def test_fit_learning_curves_recovers_parameters():
-    rng = np.random.default_rng(0)
-    rows, updates, version = [], [], 0
-    counts = {"sql": 0, "math": 0}
-    trained = {"sql": 0, "math": 0}
-    for r in range(800):
-        domain = "sql" if r < 400 else "math"
-        a0, ainf, scale = (0.2, 0.8, 60.0) if domain == "sql" else (0.1, 0.7, 100.0)
-        alpha = exp_curve(trained[domain], a0, ainf, scale) + rng.normal(0, 0.03)
-        rows.append({"record": r, "domain": domain, "alpha": float(alpha),
-                     "draft_version": version})
-        counts[domain] += 1
-        if (r + 1) % 8 == 0:
-            version += 1
-            updates.append({"update": version, "after_record": r})
-            trained = dict(counts)
-    curves = fit_learning_curves(pd.DataFrame(rows), pd.DataFrame(updates))
-    assert curves["form"] == "exp" and curves["unit"] == "records"
-    sql, math_ = curves["domains"]["sql"], curves["domains"]["math"]
-    assert sql["points"] == 400
-    assert sql["alpha0"] == pytest.approx(0.2, abs=0.05)
-    assert sql["alpha_inf"] == pytest.approx(0.8, abs=0.03)
-    assert sql["scale"] == pytest.approx(60, rel=0.25)
-    assert math_["alpha_inf"] == pytest.approx(0.7, abs=0.03)
-
-
-def test_fit_flat_without_updates():
-    df = pd.DataFrame({"record": range(10), "domain": ["code"] * 10, "alpha": [0.5] * 10,
-                       "draft_version": [0] * 10})
-    d = fit_learning_curves(df)["domains"]["code"]
-    assert d["alpha0"] == d["alpha_inf"] == 0.5 and d["points"] == 10

@@ -4,6 +4,8 @@
 - :class:`MeasuredCost` (from :mod:`osdsim.cost.measured`) — interpolates a card's measured table.
 - :func:`hardware_card` — the YAML mapping of a calibrated card (the CLI writes it).
 - :func:`model_spec_from_hf_config` — a ModelSpec from an HF ``config.json`` dict.
+- :func:`osdsim.calibrate.curves.fit_learning_curves` — learning curves α(n) fitted to a trace.
+- :func:`osdsim.calibrate.workflow.calibrate_card` — what ``osdsim calibrate`` computes.
 """
 
 from osdsim.calibrate.card import hardware_card

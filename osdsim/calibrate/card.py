@@ -44,3 +44,11 @@ def hardware_card(hw: HardwareSpec, rows: pd.DataFrame | None = None, source: st
             {"model": str(r.model), "num_tokens": int(r.num_tokens), "seconds": round(float(r.seconds), TABLE_DIGITS)}
             for r in updates.itertuples(index=False)]
     return card
+
+
+def card_text(card: dict[str, Any], base: str) -> str:
+    """The YAML text of a calibrated ``card`` (what ``osdsim calibrate --out`` writes)."""
+    import yaml
+
+    return (f"# Calibrated by `osdsim calibrate`; peaks and bandwidth from card {base}.\n"
+            + yaml.safe_dump(card, sort_keys=False))

@@ -1,10 +1,14 @@
-"""``osdsim calibrate``: fit a hardware card's efficiencies and overheads to measured timings."""
+"""``osdsim calibrate``: fit a hardware card's efficiencies and overheads to measured timings.
+
+The work is ``osdsim.calibrate.workflow.calibrate_card``; this module parses, writes the card
+(``--out``) and prints the fit.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from osdsim.cli.common import Result, UsageError, add_parser, key_values, table
+from osdsim.cli.common import Result, add_parser, key_values, table
 
 
 def register(subparsers) -> None:
@@ -41,106 +45,28 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
-def _specs(args, names: set[str], default_models: Path | None) -> dict:
-    from osdsim.calibrate.hf_config import load_specs, resolve_spec
-
-    path = args.models or (str(default_models) if default_models and default_models.is_file() else None)
-    specs = load_specs(path) if path else {}
-    cards = {}
-    if args.trace:
-        cards = {"target": args.target_card, "draft": args.draft_card}
-    return {n: resolve_spec(n, specs, cards.get(_role(args, n))) for n in names}
-
-
-def _role(args, name: str) -> str | None:
-    return getattr(args, "_roles", {}).get(name)
-
-
-def _rows(args):
-    import pandas as pd
-
-    if args.timings:
-        try:
-            rows = pd.read_csv(args.timings)
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read timings {args.timings}: {exc}") from None
-        if args.statistic == "mean" and "mean_s" in rows:
-            rows = rows.assign(seconds=rows["mean_s"])
-        return rows, Path(f"{args.timings}.models.json")
-    from osdsim.calibrate import timings_from_trace
-    from osdsim.trace import read_trace
-
-    trace = read_trace(args.trace)
-    target, draft = trace.meta.get("target"), trace.meta.get("draft")
-    if not target or not draft:
-        raise UsageError(f"{args.trace}: the meta line names no target and draft")
-    args._roles = {str(target): "target", str(draft): "draft"}
-    from osdsim.validate.core import select_records
-
-    trace = select_records(trace, args.records)
-    from osdsim.calibrate.from_trace import update_rows
-
-    args._updates = update_rows(trace.updates, str(draft))
-    return timings_from_trace(trace.steps, str(target), str(draft), records=trace.records,
-                              statistic=args.statistic, context_fit=args.context_fit), None
-
-
 def run(args) -> Result:
-    import yaml
-
-    from osdsim.calibrate import fit_roofline, hardware_card
-    from osdsim.specs import load_hardware
-
-    rows, default_models = _rows(args)
-    if "model" not in rows:
-        raise UsageError("timings have no 'model' column")
-    models = _specs(args, set(rows["model"].astype(str)), default_models)
-    base = load_hardware(args.hardware)
-    fit = fit_roofline(rows, models, base, dtype=args.dtype)
-    payload = {"hardware": base.name, "source": args.timings or args.trace, "statistic": args.statistic,
-               "params": fit.params,
-               "fit": fit.summary(), "points": fit.points.to_dict(orient="records")}
-    updates = getattr(args, "_updates", None)
-    if updates is not None and len(updates):
-        payload["updates"] = _update_fit(updates)
-    if args.out:
-        name = args.name or Path(args.out).stem
-        source = (f"osdsim calibrate of {base.name} to {args.timings or args.trace}: median |error| "
-                  f"{fit.summary()['median_abs_rel_error'] * 100:.2f}% over {len(fit.points)} points")
-        card = hardware_card(fit.hardware, None if args.no_table else _card_named(args, fit.points),
-                             source=source,
-                             updates=None if args.no_table or updates is None else _card_named(args, updates))
-        card = {"name": name, **card}
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(f"# Calibrated by `osdsim calibrate`; peaks and bandwidth from card {base.name}.\n"
-                                  + yaml.safe_dump(card, sort_keys=False), encoding="utf-8")
-        payload["out"] = args.out
+    payload, fit = calibrate_to(args.out, name=args.name, timings=args.timings, trace=args.trace,
+                                hardware=args.hardware, models=args.models, target_card=args.target_card,
+                                draft_card=args.draft_card, dtype=args.dtype, records=args.records,
+                                context_fit=args.context_fit, statistic=args.statistic,
+                                keep_table=not args.no_table)
     return Result(payload, _text(payload, fit))
 
 
-def _update_fit(updates) -> dict:
-    """The update-time line a + b·tokens that MeasuredCost will use, and its error per update."""
-    import numpy as np
+def calibrate_to(out: str | None, name: str | None = None, **options):
+    """``osdsim.calibrate.workflow.calibrate_card`` and, with ``out``, the card written there
+    (named ``name``, default the file's stem). Returns (payload, fit)."""
+    from osdsim.calibrate.card import card_text
+    from osdsim.calibrate.workflow import calibrate_card
 
-    from osdsim.cost.measured import update_lines
-
-    (a, b), = update_lines(updates.itertuples(index=False)).values()
-    err = np.abs((a + b * updates["num_tokens"]) / updates["seconds"] - 1.0)
-    return {"rows": int(len(updates)), "seconds_fixed": a, "seconds_per_token": b,
-            "median_abs_rel_error": float(err.median()), "max_abs_rel_error": float(err.max())}
-
-
-def _card_named(args, points):
-    """The table keyed by the LLM card names of --target-card/--draft-card (with --trace), so
-    that a scenario naming those cards prices its forwards from it; other models keep their names."""
-    from osdsim.specs import load_model
-
-    renames = {}
-    for name, role in getattr(args, "_roles", {}).items():
-        card = args.target_card if role == "target" else args.draft_card
-        if card:
-            renames[name] = load_model(card).name
-    return points.replace({"model": renames}) if renames else points
+    cal = calibrate_card(**options)
+    payload = cal.payload
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(card_text(cal.card(name or Path(out).stem), cal.base), encoding="utf-8")
+        payload["out"] = out
+    return payload, cal.fit
 
 
 def _text(payload: dict, fit) -> str:

@@ -1,7 +1,8 @@
 """``osdsim distill``: offline distillation of a draft (the OSD paper's static baseline).
 
 Generates continuations of held-out prompts from the chosen token source, trains the draft on
-the target's distributions, and saves the distilled draft (with the target's tokenizer) to --out.
+the target's distributions (``osdsim.real.workflow.distill_offline``), and saves the distilled
+draft (with the target's tokenizer) to --out.
 """
 
 from __future__ import annotations
@@ -35,39 +36,17 @@ def register(subparsers) -> None:
     p.set_defaults(handler=distill)
 
 
-# Offline prompts use another seed than `osdsim run`'s stream, so the two never share prompts.
-PROMPT_SEED_OFFSET = 1000
-
-
 def distill(args):
+    from osdsim.real.workflow import distill_offline, save_draft
+
     if os.path.exists(os.path.join(args.out, "config.json")):
         raise UsageError(f"{args.out} already holds a model; choose another --out")
-    if args.prompts_per_domain < 1 or args.epochs < 1 or not 0 <= args.ratio <= 1:
-        raise UsageError("--prompts-per-domain and --epochs must be >= 1 and --ratio in 0..1")
-    from osdsim.real.env import import_torch
-
-    import_torch(args.threads or None)
-    from tqdm import tqdm
-
-    from osdsim.real.offline import distill as run_distill
-    from osdsim.real.offline import make_sequences
-    from osdsim.real.pair import load_pair
-    from osdsim.real.stream import build_requests, parse_schedule
-
-    schedule = parse_schedule(",".join(f"{d.strip()}:{args.prompts_per_domain}"
-                                       for d in args.domains.split(",")))
-    pair = load_pair(args.target, args.draft, args.draft_size, args.device, args.dtype, args.seed,
-                     progress=not args.no_progress)
-    prompts = [r.prompt for r in build_requests(pair.tokenizer, schedule,
-                                                args.seed + PROMPT_SEED_OFFSET)]
-    seqs = make_sequences(pair.target, pair.draft, prompts, args.max_new_tokens, args.source,
-                          args.seed, args.ratio)
-    bar = tqdm(total=len(seqs) * args.epochs, desc="distill", disable=args.no_progress, leave=False)
-    stats = run_distill(pair.target, pair.draft, seqs, args.loss, args.lr, args.epochs, args.seed,
-                        args.beta, progress=lambda _: bar.update(1))
-    bar.close()
-    pair.draft.save_pretrained(args.out)
-    pair.tokenizer.save_pretrained(args.out)
-    payload = {"out": args.out, **pair.describe(), "source": args.source, "loss": args.loss,
-               "sequences": len(seqs), "epochs": args.epochs, "lr": args.lr, **stats}
+    pair, summary = distill_offline(
+        target=args.target, draft=args.draft, draft_size=args.draft_size, source=args.source, ratio=args.ratio,
+        domains=args.domains.split(","), prompts_per_domain=args.prompts_per_domain,
+        max_new_tokens=args.max_new_tokens, epochs=args.epochs, lr=args.lr, loss=args.loss, beta=args.beta,
+        device=args.device, dtype=args.dtype, threads=args.threads, seed=args.seed,
+        progress=not args.no_progress)
+    save_draft(pair, args.out)
+    payload = {"out": args.out, **summary}
     return Result(payload, key_values(payload))

@@ -37,41 +37,47 @@ def _gamma(text: str):
         raise UsageError(f"--gamma must be an integer or 'goodput', got {text!r}") from None
 
 
-def run(args) -> Result:
+def plan_table(scenario: str | None, slo, *, rates=(), overrides=(), modes=("plain", "spec", "osd"),
+               drafts=None, gammas=None, max_replicas: int = 128, out: str | None = None):
+    """The plan's rows as a DataFrame (written to ``out`` when given); progress on stderr."""
     from functools import partial
 
     import pandas as pd
 
-    from osdsim.plan import parse_slo, plan
-    from osdsim.sim.scenario import apply_overrides, read_scenario_file
+    from osdsim.plan import plan_rates
+    from osdsim.sim.scenario_files import apply_overrides, parse_overrides, read_scenario_file
     from osdsim.sweep.files import write_table
     from osdsim.sweep.runner import simulate_evaluator
 
+    # --set means what it means for `osdsim simulate`: dotted key, value parsed as a YAML scalar.
+    base = apply_overrides(read_scenario_file(scenario) if scenario else {}, parse_overrides(overrides))
+    base_dir = str(Path(scenario).parent) if scenario else "."
+    rates = list(rates) or [float(base.get("workload", {}).get("rate", 2.0))]
+
+    def report(rate, row):
+        sys.stderr.write(f"plan: rate {rate:g}/s {row['mode']} draft={row['draft']} gamma={row['gamma']}: "
+                         f"{row['replicas']} replicas\n")
+
+    rows = plan_rates(base, slo, partial(simulate_evaluator, baseline=False, base_dir=base_dir), rates,
+                      modes=modes, drafts=drafts, gammas=gammas, max_replicas=max_replicas, on_row=report)
+    df = pd.DataFrame(rows)
+    if out:
+        write_table(df, Path(out))
+    return df
+
+
+def run(args) -> Result:
+    from osdsim.plan import parse_slo
+
     if not args.slo:
         raise UsageError("give at least one --slo, e.g. --slo tpot_p99_s=0.05")
-    slo = parse_slo(args.slo)
-    # --set means what it means for `osdsim simulate`: dotted key, value parsed as a YAML scalar.
-    base = apply_overrides(read_scenario_file(args.scenario) if args.scenario else {}, args.set)
-    base_dir = str(Path(args.scenario).parent) if args.scenario else "."
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    rates = args.rate or [float(base.get("workload", {}).get("rate", 2.0))]
-    if any(r <= 0 for r in rates):
+    if any(r <= 0 for r in args.rate):
         raise UsageError("--rate must be positive")
-    rows = []
-    for rate in rates:
-        scen = apply_overrides(base, {"workload.rate": rate})  # a float stays a float
-
-        def report(row, rate=rate):
-            sys.stderr.write(f"plan: rate {rate:g}/s {row['mode']} draft={row['draft']} gamma={row['gamma']}: "
-                             f"{row['replicas']} replicas\n")
-
-        for row in plan(scen, slo, partial(simulate_evaluator, baseline=False, base_dir=base_dir), modes=modes, drafts=args.draft or None,
-                        gammas=[_gamma(g) for g in args.gamma] or None, max_replicas=args.max_replicas,
-                        on_row=report):
-            rows.append({"rate": rate, **row})
-    df = pd.DataFrame(rows)
-    if args.out:
-        write_table(df, Path(args.out))
+    slo = parse_slo(args.slo)
+    df = plan_table(args.scenario, slo, rates=args.rate, overrides=args.set,
+                    modes=[m.strip() for m in args.modes.split(",") if m.strip()], drafts=args.draft or None,
+                    gammas=[_gamma(g) for g in args.gamma] or None, max_replicas=args.max_replicas,
+                    out=args.out)
     best = df[df["best"]] if "best" in df else df
     shown = ["rate", "mode", "draft", "gamma", "replicas", "gpus", *slo.bounds, "gpu_hours_per_day"]
     text = "Best per mode and rate:\n" + table(best[[c for c in shown if c in best]].to_dict("records"))

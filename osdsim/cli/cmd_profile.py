@@ -60,28 +60,16 @@ def run(args) -> Result:
     import pandas as pd
 
     from osdsim.calibrate.hf_config import model_spec_from_hf_config, spec_to_dict
-    from osdsim.real.env import import_torch
-    from osdsim.real.profile import load_for_timing, prefill_grid, profile_model
+    from osdsim.real.workflow import profile_models
 
-    if args.gamma < 0 or args.repeats < 1 or args.warmup < 0:
-        raise UsageError("--gamma and --warmup must be >= 0 and --repeats >= 1")
-    batches = _ints(args.batch, "--batch", 1)
-    contexts = _ints(args.context, "--context", 0)
-    prefills = prefill_grid(_ints(args.prefill, "--prefill", 2)) if args.prefill else []
-    import_torch(args.threads)
     progress = None if args.quiet else (lambda r: sys.stderr.write(
         f"  {r['model']} b={r['batch']} k={r['new_tokens']} ctx={r['context']}: {r['seconds'] * 1e3:.2f} ms\n"))
-    rows, specs = [], {}
-    for name, source in _pairs(args.model):
-        model, config = load_for_timing(source, device=args.device, dtype=args.dtype)
-        specs[name] = spec_to_dict(model_spec_from_hf_config(config, name))
-        ks = range(1, args.gamma + 2)
-        rows += profile_model(model, name, batches, ks, contexts, repeats=args.repeats, warmup=args.warmup,
-                              verify_tokens=args.gamma + 1, device=args.device, progress=progress)
-        if prefills:
-            rows += profile_model(model, name, [1], prefills, [0], repeats=args.repeats, warmup=args.warmup,
-                                  verify_tokens=args.gamma + 1, device=args.device, progress=progress)
-        del model
+    rows, configs = profile_models(
+        _pairs(args.model), gamma=args.gamma, batches=_ints(args.batch, "--batch", 1),
+        contexts=_ints(args.context, "--context", 0),
+        prompt_tokens=_ints(args.prefill, "--prefill", 2) if args.prefill else (), repeats=args.repeats,
+        warmup=args.warmup, threads=args.threads, device=args.device, dtype=args.dtype, progress=progress)
+    specs = {name: spec_to_dict(model_spec_from_hf_config(config, name)) for name, config in configs.items()}
     df = pd.DataFrame(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False)

@@ -1,15 +1,14 @@
 """``osdsim run``: a real draft/target run (speculative decoding, optionally OSD) -> a trace.
 
-Writes the trace (JSON Lines, flushed per line), its learning-curve sidecar
-``<trace>.curves.json`` and, for ``--online``, the draft checkpoint ``<trace>.draft.pt`` that
-``--resume`` continues from.
+The run itself is ``osdsim.real.workflow.serve_to_trace``, which writes the trace (JSON Lines,
+flushed per line) and, for ``--online``, the draft checkpoint ``<trace>.draft.pt`` that
+``--resume`` continues from, at the --out path given here; this module then writes the
+learning-curve sidecar ``<trace>.curves.json`` fitted by ``osdsim.calibrate.curves``.
 """
 
 from __future__ import annotations
 
-import os
-
-from osdsim.cli.common import UsageError, add_parser, key_values
+from osdsim.cli.common import Result, add_parser, key_values
 
 
 def register(subparsers) -> None:
@@ -45,154 +44,36 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
-def _check(args) -> None:
-    if args.gamma < 0 or args.max_new_tokens < 1 or args.update_interval < 1:
-        raise UsageError("--gamma must be >= 0, --max-new-tokens and --update-interval >= 1")
-    if args.temperature < 0:
-        raise UsageError("--temperature must be >= 0")
-    if args.resume and not args.out:
-        raise UsageError("--resume needs --out, the trace to continue")
-    if args.out and os.path.exists(args.out) and not args.resume:
-        raise UsageError(f"{args.out} exists; pass --resume to continue it or choose another --out")
+def options(args):
+    """The run's options from the parsed command line."""
+    from dataclasses import fields
+
+    from osdsim.real.workflow import RunOptions
+
+    given = {f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)}
+    return RunOptions(**given, progress=not args.no_progress)
+
+
+def record_run(opts, out: str | None = None, resume: bool = False) -> dict:
+    """Serve the run to the trace ``out`` (``osdsim.real.workflow.serve_to_trace``), then fit its
+    learning curves and write them next to it; the run's summary with ``curves``, the sidecar."""
+    from osdsim.real.workflow import serve_to_trace
+
+    payload = serve_to_trace(opts, out, resume)
+    if out:
+        payload["curves"] = write_curves(out)
+    return payload
 
 
 def run(args):
-    _check(args)
-    from osdsim.real.env import import_torch
-
-    torch = import_torch(args.threads or None)
-    from tqdm import tqdm
-
-    from osdsim.real.online import Distiller, serve_stream
-    from osdsim.real.pair import load_pair
-    from osdsim.real.stream import build_requests, parse_schedule
-    from osdsim.trace import TraceWriter, new_meta, prepare_resume
-
-    schedule = parse_schedule(args.schedule)
-    pair = load_pair(args.target, args.draft, args.draft_size, args.device, args.dtype, args.seed,
-                     progress=not args.no_progress)
-    requests = build_requests(pair.tokenizer, schedule, args.seed)[: args.records]
-    distiller = None
-    if args.online:
-        distiller = Distiller(pair.draft, args.loss, args.lr, args.update_interval, args.positions,
-                              args.beta)
-    meta = new_meta(source="osdsim run", **pair.describe(), device=args.device, dtype=args.dtype,
-                    threads=torch.get_num_threads(), gamma=args.gamma,
-                    mode="greedy" if args.temperature == 0 else "sampling",
-                    temperature=args.temperature, max_new_tokens=args.max_new_tokens,
-                    schedule=schedule, records=len(requests), baseline=args.baseline,
-                    online=None if not args.online else {
-                        "update_interval": args.update_interval, "loss": args.loss,
-                        "beta": args.beta, "lr": args.lr, "positions": args.positions,
-                        "optimizer": "AdamW", "batch": 1},
-                    seed=args.seed, torch_version=torch.__version__,
-                    transformers_version=_version("transformers"), hardware=_hardware(args.device),
-                    load_average_1m=_load_average())
-    checkpoint = f"{args.out}.draft.pt" if args.out else None
-    start = 0
-    if args.resume:
-        start = _resume(args, distiller, checkpoint, torch, prepare_resume)
-    rows = []
-    writer = TraceWriter(args.out, mode="a" if args.resume else "w") if args.out else None
-
-    def emit(kind, **fields):
-        if writer:
-            writer.write(kind, **fields)
-        if kind == "record" and fields.get("mode") == "speculative":
-            rows.append(fields)
-
-    def save(d):
-        if checkpoint:
-            torch.save(d.state_dict(), checkpoint + ".tmp")
-            os.replace(checkpoint + ".tmp", checkpoint)
-
-    try:
-        if writer and not args.resume:
-            writer.write("meta", **meta)
-        bar = tqdm(total=len(requests), initial=start, desc="records", disable=args.no_progress,
-                   leave=False)
-        serve_stream(pair.target, pair.draft, requests[start:], emit, gamma=args.gamma,
-                     max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                     seed=args.seed, distiller=distiller, baseline=args.baseline,
-                     on_update=save, progress=lambda row: bar.update(1))
-        bar.close()
-    finally:
-        if writer:
-            writer.close()
-    return _summary(args, meta, rows, start)
+    payload = record_run(options(args), args.out, args.resume)
+    return Result(payload, key_values({k: v for k, v in payload.items() if not isinstance(v, dict)}))
 
 
-def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return ""
-
-
-def _load_average() -> float | None:
-    """The 1-minute load average when the run starts (None where the OS has none): a trace
-    recorded on a busy machine carries other processes' time in every step."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
-
-
-def _hardware(device: str) -> str:
-    import platform
-
-    if device.startswith("cuda"):
-        import torch
-
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"{platform.machine()} CPU, {os.cpu_count()} logical cores"
-
-
-def _resume(args, distiller, checkpoint, torch, prepare_resume) -> int:
-    if not os.path.exists(args.out):
-        raise UsageError(f"--resume: {args.out} does not exist")
-    last_update = None
-    if distiller is not None:
-        last_update = -1
-        if os.path.exists(checkpoint):
-            state = torch.load(checkpoint, weights_only=True)  # untrusted file: tensors and plain data only
-            distiller.load_state_dict(state)
-            last_update = distiller.updates
-    trace = prepare_resume(args.out, last_update)
-    written = int(trace.updates["update"].max()) if len(trace.updates) else 0
-    if distiller is not None and written != distiller.updates:
-        raise UsageError(f"{checkpoint} holds update {distiller.updates} but the trace ends at "
-                         f"update {written}; the run cannot be continued exactly")
-    spec = trace.records
-    if len(spec) and "mode" in spec:
-        spec = spec[spec["mode"] != "baseline"]
-    return int(spec["record"].max()) + 1 if len(spec) else 0
-
-
-def _summary(args, meta, rows, start):
-    from osdsim.cli.common import Result
-
-    payload = {"trace": args.out, "records": start + len(rows), "new_records": len(rows),
-               "target": meta["target"], "draft": meta["draft"],
-               "target_params": meta["target_params"], "draft_params": meta["draft_params"],
-               "gamma": args.gamma, "online": meta["online"]}
-    if rows:
-        import pandas as pd
-
-        df = pd.DataFrame(rows)
-        payload["mean_alpha"] = float(df["alpha"].mean())
-        payload["alpha_by_domain"] = {d: float(g["alpha"].mean()) for d, g in df.groupby("domain")}
-        payload["tokens_per_s"] = float(df["num_tokens"].sum() / df["latency_s"].sum())
-    if args.out:
-        payload["curves"] = _write_curves(args.out)
-    text = key_values({k: v for k, v in payload.items() if not isinstance(v, dict)})
-    return Result(payload, text)
-
-
-def _write_curves(path: str) -> str:
-    from osdsim.trace import curves_json, curves_path, fit_learning_curves, read_trace
+def write_curves(path: str) -> str:
+    """Fit the trace's learning curves and write ``<trace>.curves.json`` ("" for no records)."""
+    from osdsim.calibrate.curves import fit_learning_curves
+    from osdsim.trace import curves_json, curves_path, read_trace
 
     trace = read_trace(path)
     if trace.records.empty:

@@ -38,6 +38,7 @@ def run(args) -> Result:
     from dataclasses import asdict
 
     from osdsim.sim import load_scenario, simulate
+    from osdsim.sim.scenario_files import parse_overrides
 
     path = Path(args.scenario)
     if not path.is_file():
@@ -46,7 +47,7 @@ def run(args) -> Result:
         raise UsageError(f"scenario must be a .yaml, .yml or .toml file, got {path.name}")
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
-    scenario = load_scenario(path, args.overrides)
+    scenario = load_scenario(path, parse_overrides(args.overrides))
     result = simulate(scenario, baseline=not args.no_baseline, workers=args.workers)
     summary = result.summary
     if args.out:

@@ -17,6 +17,9 @@ def register(subparsers) -> None:
                    help="a swept field: key=v1,v2,... or key=lo:hi:n (repeatable); keys are dotted "
                         "scenario paths (workload.rate) or aliases: alpha, rate, update_interval, "
                         "interference, batch")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a base scenario field before sweeping, e.g. --set workload.num_requests=400 "
+                        "(repeatable; YAML values, as for simulate and plan)")
     p.add_argument("--random", type=int, metavar="N", help="sample N random points instead of the full grid")
     p.add_argument("--seed", type=int, default=0, help="seed for --random")
     p.add_argument("--evaluator", default="simulate", choices=["simulate", "roofline"],
@@ -29,18 +32,40 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args) -> Result:
+def sweep_table(base: dict, points: list[dict], out: Path, *, evaluator: str = "simulate",
+                backend: str = "local", workers: int | None = None, address: str | None = None,
+                progress: bool | None = None, base_dir: str = "."):
+    """Run the sweep, resuming from ``out``'s journal (``<out>.partial.jsonl``, appended as points
+    finish); write the table to ``out`` and drop the journal. Returns (table, resumed, computed)."""
     import pandas as pd
 
-    from osdsim.sim.scenario import read_scenario_file
-    from osdsim.sweep import grid_points, parse_axis, point_id, random_points, run_sweep
-    from osdsim.sweep.files import (
-        Journal,
-        journal_path,
-        read_journal,
-        sweep_signature,
-        write_table,
-    )
+    from osdsim.sweep import point_id, run_sweep
+    from osdsim.sweep.files import Journal, journal_path, read_journal, sweep_signature, write_table
+
+    signature = sweep_signature(base, evaluator, points)
+    jpath = journal_path(out)
+    finished = read_journal(jpath, signature)
+    done_ids = {r["point_id"] for r in finished}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(jpath, signature)
+    try:
+        new = run_sweep(base, points, evaluator=evaluator, backend=backend, workers=workers, address=address,
+                        skip_ids=done_ids, on_row=journal.append, progress=progress, base_dir=base_dir)
+    finally:
+        journal.close()
+    by_id = {r["point_id"]: r for r in finished + new}
+    rows = [by_id[point_id(p)] for p in points if point_id(p) in by_id]
+    for i, r in enumerate(rows):
+        r["index"] = i
+    df = pd.DataFrame(rows)
+    write_table(df, out)
+    jpath.unlink(missing_ok=True)
+    return df, len(finished), len(new)
+
+
+def run(args) -> Result:
+    from osdsim.sim.scenario_files import apply_overrides, parse_overrides, read_scenario_file
+    from osdsim.sweep import grid_points, parse_axis, random_points
 
     if not args.axis:
         raise UsageError("give at least one --axis KEY=VALUES")
@@ -51,30 +76,14 @@ def run(args) -> Result:
         points = random_points(axes, args.random, args.seed)
     else:
         points = grid_points(axes)
-    base = read_scenario_file(args.scenario) if args.scenario else {}
+    base = apply_overrides(read_scenario_file(args.scenario) if args.scenario else {}, parse_overrides(args.set))
     out = Path(args.out)
-    signature = sweep_signature(base, args.evaluator, points)
-    jpath = journal_path(out)
-    finished = read_journal(jpath, signature)
-    done_ids = {r["point_id"] for r in finished}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    journal = Journal(jpath, signature)
-    try:
-        new = run_sweep(base, points, evaluator=args.evaluator, backend=args.backend, workers=args.workers,
-                        address=args.address, skip_ids=done_ids, on_row=journal.append,
-                        progress=True if args.progress else None,
-                        base_dir=str(Path(args.scenario).parent) if args.scenario else ".")
-    finally:
-        journal.close()
-    by_id = {r["point_id"]: r for r in finished + new}
-    rows = [by_id[point_id(p)] for p in points if point_id(p) in by_id]
-    for i, r in enumerate(rows):
-        r["index"] = i
-    df = pd.DataFrame(rows)
-    write_table(df, out)
-    jpath.unlink(missing_ok=True)
+    df, resumed, computed = sweep_table(
+        base, points, out, evaluator=args.evaluator, backend=args.backend, workers=args.workers,
+        address=args.address, progress=True if args.progress else None,
+        base_dir=str(Path(args.scenario).parent) if args.scenario else ".")
     shown = [c for c in df.columns if c not in ("config", "point_id")][:8]
-    payload = {"points": len(points), "computed": len(new), "resumed": len(finished), "out": str(out),
+    payload = {"points": len(points), "computed": computed, "resumed": resumed, "out": str(out),
                "backend": args.backend, "evaluator": args.evaluator, "columns": list(df.columns)}
-    text = table(df[shown].head(20).to_dict("records")) + f"\n\n{len(points)} points ({len(finished)} resumed) -> {out}"
+    text = table(df[shown].head(20).to_dict("records")) + f"\n\n{len(points)} points ({resumed} resumed) -> {out}"
     return Result(payload, text)

@@ -1,11 +1,14 @@
-"""``osdsim validate TRACE``: replay a real run through the calibrated cost model; predicted vs measured."""
+"""``osdsim validate TRACE``: replay a real run through the calibrated cost model; predicted vs measured.
+
+The work is ``osdsim.validate.workflow.check_trace``; this module parses, writes the table and the
+figure (``osdsim.plots.validate``), and prints the summary.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from osdsim.cli.common import Result, UsageError, add_parser
+from osdsim.cli.common import Result, add_parser
 
 
 def register(subparsers) -> None:
@@ -47,180 +50,44 @@ def register(subparsers) -> None:
 
 
 def run(args) -> Result:
-    from osdsim.calibrate import MeasuredCost
-    from osdsim.calibrate.hf_config import load_specs, resolve_spec
-    from osdsim.cost import RooflineCost
-    from osdsim.specs import load_hardware
-    from osdsim.trace import curves_path, read_trace
-    from osdsim.validate.core import validate_trace
+    return validate_to(args.trace, figure=args.figure, table=args.table, card=args.card, cost=args.cost,
+                       extrapolate=args.extrapolate, models=args.models, target_card=args.target_card,
+                       draft_card=args.draft_card, curves=args.curves, repeats=args.repeats, seed=args.seed,
+                       records=args.records, scale=args.scale, simulator=args.simulator, context=args.context)
 
-    if args.repeats < 1:
-        raise UsageError("--repeats must be >= 1")
-    trace = read_trace(args.trace)
-    names = (trace.meta.get("target") or args.target_card, trace.meta.get("draft") or args.draft_card)
-    if not all(names):
-        raise UsageError(f"{args.trace}: the meta line names no target and draft (give --target-card "
-                         "and --draft-card)")
-    specs = load_specs(args.models) if args.models else {}
-    target = resolve_spec(str(names[0]), specs, args.target_card)
-    draft = resolve_spec(str(names[1]), specs, args.draft_card)
-    hw = load_hardware(args.card)
-    if trace.steps.empty and len(trace.aggregates):
-        return _imported(args, trace, hw, target, draft)
-    cost = (MeasuredCost(hw, rows=_table_for(hw, names, args, hw.measured), extrapolate=args.extrapolate,
-                         update_rows=_table_for(hw, names, args, hw.measured_updates))
-            if args.cost == "measured" else RooflineCost(hw))
-    uncovered = _uncovered(cost, names) if args.cost == "measured" else []
-    scale = _scale(args, trace, cost, target, draft)
-    if scale != 1.0:
-        from osdsim.calibrate import ScaledCost
 
-        cost = ScaledCost(cost, scale)
-    curves = None
-    cpath = Path(args.curves or curves_path(args.trace))
-    if cpath.is_file():
-        curves = json.loads(cpath.read_text(encoding="utf-8"))
-    elif args.curves:
-        raise UsageError(f"curves file {args.curves} does not exist")
-    v = validate_trace(trace, cost, target, draft, curves=curves, repeats=args.repeats, seed=args.seed,
-                       records=args.records)
-    payload = {"trace": args.trace, "records_used": args.records, "card": hw.name, "cost": args.cost, "target": target.name,
-               "draft": draft.name, "scale": scale, "gamma": trace.meta.get("gamma"), "num_records": int(len(v.records)),
-               "num_steps": int(len(v.steps)), "curves": str(cpath) if curves else None,
-               "load_average_1m": trace.meta.get("load_average_1m"), "priced_by_roofline": uncovered,
-               **v.summary}
-    if args.simulator:
-        payload["simulator"] = _simulate(args, trace, cost, target, draft, hw)
-    if args.table:
-        v.records.to_csv(args.table, index=False)
-        payload["table"] = args.table
-    if args.figure:
+def validate_to(trace: str, *, figure: str | None = None, table: str | None = None, **options) -> Result:
+    """``osdsim.validate.workflow.check_trace`` on ``trace``; writes the per-record ``table``
+    (CSV) and the predicted-vs-measured ``figure`` when given, and formats the summary."""
+    from osdsim.validate.workflow import check_trace
+
+    check = check_trace(trace, **options)
+    payload = check.payload
+    if check.validation is None:  # an imported log
+        return Result(payload, _imported_text(payload, options.get("context", 512)))
+    v = check.validation
+    if table:
+        v.records.to_csv(table, index=False)
+        payload["table"] = table
+    if figure:
+        from osdsim.plots.style import save
         from osdsim.plots.validate import validation_figure
         from osdsim.validate.core import speed_pairs
 
-        fig = validation_figure(v.records, v.steps, v.model_records,
-                                title=f"{Path(args.trace).name} on {hw.name} ({args.cost})",
+        fig = validation_figure(v.records, v.steps, v.model_records, title=check.title,
                                 speed=speed_pairs(v.records))
-        Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.figure, dpi=120)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        payload["figure"] = args.figure
+        Path(figure).parent.mkdir(parents=True, exist_ok=True)
+        save(fig, figure, dpi=120)
+        payload["figure"] = figure
     return Result(payload, _text(payload))
 
 
-def _imported(args, trace, hw, target, draft) -> Result:
-    """An imported log (aggregate lines only): its logged generation throughput per interval
-    against the cost model at the logged batch (``validate.imported.throughput_check``)."""
-    from osdsim.cost import MeasuredCost, RooflineCost
-    from osdsim.validate.imported import throughput_check
-
-    if args.context < 1:
-        raise UsageError("--context must be >= 1")
-    cost = MeasuredCost(hw) if args.cost == "measured" else RooflineCost(hw)
-    rows = trace.aggregates.astype(object).where(trace.aggregates.notna(), None).to_dict(orient="records")
-    check = throughput_check(rows, cost, target, draft, args.context)
-    if check is None:
-        if any(r.get("gen_tok_s") and r.get("running") for r in rows):
-            raise UsageError(f"{args.trace}: its intervals have throughput lines but no gamma or number of "
-                             "drafts (this vLLM version logs counts only), so tokens per step are unknown")
-        raise UsageError(f"{args.trace}: an imported log validates only through its throughput lines "
-                         "(vLLM's 'Avg generation throughput … Running: N reqs' beside the speculative "
-                         "metrics), and this one has none")
-    e = check["error"]
-    payload = {"trace": args.trace, "card": hw.name, "cost": args.cost, "target": target.name,
-               "draft": draft.name, "imported": True, "throughput_check": check}
-    text = (f"{args.trace}: imported log, {e['points']} intervals with throughput; card {hw.name} ({args.cost} "
-            f"cost), context {args.context}\n  generation throughput at the logged batch: measured median "
-            f"{check['measured_median_tok_s']:.1f} tok/s, predicted {check['predicted_median_tok_s']:.1f}; "
-            f"{_fmt(e)}")
-    return Result(payload, text)
-
-
-def _uncovered(cost, names) -> list[str]:
-    """The trace's models the card's measured table has no forwards of (priced by its roofline)."""
-    timed = set(cost.measured_models())
-    return [str(n) for n in names if str(n) not in timed]
-
-
-def _table_for(hw, names, args, rows) -> tuple:
-    """The card's table ``rows``, those keyed by an LLM card name (``calibrate --target-card``)
-    renamed to the trace's model name where the trace's own name has no rows."""
-    from osdsim.specs import load_model
-
-    have = {row[0] for row in rows}
-    renames = {}
-    for name, card in zip(names, (args.target_card, args.draft_card)):
-        if card and str(name) not in have and load_model(card).name in have:
-            renames[load_model(card).name] = str(name)
-    return tuple((renames.get(r[0], r[0]), *r[1:]) for r in rows)
-
-
-def _scale(args, trace, cost, target, draft) -> float:
-    """The --scale factor; 'auto' fits it on the records not being validated (all if none)."""
-    from dataclasses import replace
-
-    if args.scale != "auto":
-        try:
-            value = float(args.scale)
-        except ValueError:
-            raise UsageError(f"--scale must be a positive number or auto, got {args.scale!r}") from None
-        if not value > 0:
-            raise UsageError(f"--scale must be positive, got {args.scale!r}")
-        return value
-    from osdsim.calibrate import fitted_scale
-    from osdsim.validate.core import select_records
-    from osdsim.validate.replay import replay_steps
-
-    other = {"even": "odd", "odd": "even"}.get(args.records, "all")
-    part = select_records(trace, other)  # with A:B, fitted on all records
-    t = replace(target, name=str(trace.meta["target"]))
-    d = replace(draft, name=str(trace.meta["draft"]))
-    steps = replay_steps(part.steps, part.records, cost, t, d)
-    return fitted_scale(steps["measured_s"], steps["predicted_s"])
-
-
-def _simulate(args, trace, cost, target, draft, hw) -> dict:
-    """Write the simulator's inputs to a temporary folder and run it (see validate.simulated)."""
-    import tempfile
-
-    import yaml
-
-    from osdsim.validate.core import select_records, trace_gamma
-    from osdsim.validate.simulated import card_mapping, compare, simulate_records, workload_frame
-
-    part = select_records(trace, args.records)
-    gap = 10.0 * float(trace.records["latency_s"].max()) + 1.0
-    online = _online_replay(args, trace)
-    workload = workload_frame(trace.records if online else part.records, gap)
-    with tempfile.TemporaryDirectory(prefix="osdsim-validate-") as tmp:
-        paths = {}
-        for role, spec in (("target", target), ("draft", draft)):
-            paths[role] = str(Path(tmp) / f"{role}.yaml")
-            Path(paths[role]).write_text(yaml.safe_dump(card_mapping(spec)), encoding="utf-8")
-        workload_path = str(Path(tmp) / "workload.csv")
-        workload.to_csv(workload_path, index=False)
-        sim = simulate_records(cost, target_card=paths["target"], draft_card=paths["draft"],
-                               hardware=args.card, workload_file=workload_path,
-                               acceptance_trace=str(Path(args.trace).resolve()),
-                               gamma=trace_gamma(trace), seed=args.seed,
-                               domains=sorted(set(workload["domain"])), **online)
-    return compare(part.records, workload, sim) | {"online": bool(online)}
-
-
-def _online_replay(args, trace) -> dict:
-    """Learning curves and update interval for replaying an online run ({} for a static one)."""
-    from osdsim.trace import curves_path
-
-    if not len(trace.updates):
-        return {}
-    interval = (trace.meta.get("online") or {}).get("update_interval")
-    cpath = Path(args.curves or curves_path(args.trace))
-    if not interval or not cpath.is_file():
-        raise UsageError("--simulator replays an online run with its learning curves (<trace>.curves.json "
-                         "or --curves) and the update_interval of its meta line")
-    return {"curves": str(cpath.resolve()), "update_interval": int(interval)}
+def _imported_text(payload: dict, context: int) -> str:
+    check = payload["throughput_check"]
+    return (f"{payload['trace']}: imported log, {check['error']['points']} intervals with throughput; card "
+            f"{payload['card']} ({payload['cost']} cost), context {context}\n  generation throughput at the "
+            f"logged batch: measured median {check['measured_median_tok_s']:.1f} tok/s, predicted "
+            f"{check['predicted_median_tok_s']:.1f}; {_fmt(check['error'])}")
 
 
 def _fmt(stats: dict | None) -> str:

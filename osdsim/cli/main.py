@@ -1,4 +1,4 @@
-"""The ``osdsim`` console script: subcommands per DESIGN.md, each with --json.
+"""The ``osdsim`` console script: the subcommands of :data:`COMMANDS`, each with --json.
 
 Exit codes: 0 success, 2 bad input (one sentence on stderr, never a traceback).
 """

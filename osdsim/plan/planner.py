@@ -8,7 +8,7 @@ import copy
 from collections.abc import Callable
 
 from osdsim.plan.search import SLO, min_replicas
-from osdsim.sweep.grid import apply_overrides
+from osdsim.sim.scenario_files import apply_overrides
 
 MODES = ("plain", "spec", "osd")
 
@@ -84,4 +84,21 @@ def plan(base: dict, slo: SLO, evaluate: Callable[[dict], dict], *, modes=MODES,
         for r in rows:
             if r["mode"] == mode:
                 r["best"] = r is best
+    return rows
+
+
+def plan_rates(base: dict, slo: SLO, evaluate: Callable[[dict], dict], rates, *, modes=MODES, drafts=None,
+               gammas=None, max_replicas: int = 256,
+               on_row: Callable[[float, dict], None] | None = None) -> list[dict]:
+    """:func:`plan` at each arrival rate of ``rates`` (``workload.rate`` set on ``base``); each
+    row starts with its ``rate``. ``on_row(rate, row)`` sees each row as it is found."""
+    if any(not float(r) > 0 for r in rates):
+        raise ValueError("arrival rates must be positive")
+    rows = []
+    for rate in rates:
+        scen = apply_overrides(base, {"workload.rate": rate})  # a float stays a float
+        report = None if on_row is None else (lambda row, rate=rate: on_row(rate, row))
+        for row in plan(scen, slo, evaluate, modes=modes, drafts=drafts, gammas=gammas,
+                        max_replicas=max_replicas, on_row=report):
+            rows.append({"rate": rate, **row})
     return rows

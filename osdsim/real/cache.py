@@ -12,7 +12,9 @@ def crop_cache(cache, keep: int) -> None:
 
     transformers 5.x ``DynamicCache.crop(n)`` takes n <= 0, the number of positions to drop, and
     refuses n > 0; 4.x took the length to keep but also accepted a negative n as "drop |n|". A
-    negative argument therefore means the same in both (REFERENCE.md, "This machine, measured").
+    negative argument therefore means the same in both (``DynamicCache.crop`` in transformers'
+    ``src/transformers/cache_utils.py``, https://github.com/huggingface/transformers; the real-run
+    tests in ``tests/test_real.py`` roll caches back through this function).
     """
     length = cache_length(cache)
     if keep < 0 or keep > length:

@@ -8,8 +8,11 @@ from collections.abc import Callable
 
 
 def import_torch(num_threads: int | None = None):
-    """Import torch with passive OpenMP waiting (REFERENCE.md: spin-waiting stalls 2-thread torch
-    when another process shares the cores) and, if given, a thread count."""
+    """Import torch with passive OpenMP waiting and, if given, a thread count.
+
+    OMP_WAIT_POLICY=PASSIVE makes idle OpenMP threads sleep instead of spinning (OpenMP 5.0,
+    https://www.openmp.org/spec-html/5.0/openmpse55.html); on this project's 2-core development
+    VM, spin-waiting 2-thread torch stalled whenever another process shared the cores."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 

@@ -31,7 +31,7 @@ class Sample:
 
 
 @dataclass
-class Distiller:
+class OnlineDistiller:
     """The OSD draft updater. ``positions``: "mismatch" (the paper) or "all"."""
 
     draft: torch.nn.Module
@@ -103,8 +103,8 @@ def record_generator(seed: int, record: int) -> torch.Generator:
 
 def serve_stream(target, draft, requests: Iterable[Request], emit: Callable[..., None], *,
                  gamma: int, max_new_tokens: int, temperature: float = 0.0, seed: int = 0,
-                 distiller: Distiller | None = None, baseline: bool = False,
-                 on_update: Callable[[Distiller], None] | None = None,
+                 distiller: OnlineDistiller | None = None, baseline: bool = False,
+                 on_update: Callable[[OnlineDistiller], None] | None = None,
                  progress: Callable[[dict], None] | None = None) -> None:
     """Serve ``requests`` in order; emit ``step`` and ``record`` lines, and ``update`` lines when
     ``distiller`` is given. ``baseline`` also decodes each prompt with the target alone and emits

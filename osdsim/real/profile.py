@@ -8,8 +8,8 @@ alike. At batch 1 the timed call is exactly what a speculative step does
 (``osdsim.real.speculative.forward`` from a Python list of ids, then the argmax of the last
 position as a Python int), so per-call Python overhead is measured too; device synchronised. Token counts above
 ``verify_tokens`` are prefills, timed with logits for the last position only, as real runs do.
-OMP_WAIT_POLICY=PASSIVE is set before torch is imported (REFERENCE.md: spin-waiting stalls
-2-thread torch when the cores are shared).
+OMP_WAIT_POLICY=PASSIVE is set before torch is imported (``osdsim.real.env.import_torch``:
+spin-waiting stalls 2-thread torch when the cores are shared).
 """
 
 from __future__ import annotations

@@ -160,24 +160,3 @@ def target_generate(target, prompt: list[int], max_new_tokens: int, temperature:
         token_s.append(clock(sync) - t0)
     return Generation(len(prompt), tokens[len(prompt):], clock(sync) - start, prefill_s,
                       token_s=token_s)
-
-
-@torch.no_grad()
-def time_forward(model, context: int, new_tokens: int, repeats: int = 20, warmup: int = 3) -> float:
-    """Median seconds of one forward of ``new_tokens`` after a ``context``-token cache."""
-    import statistics
-
-    sync = synchronizer(next(model.parameters()).device)
-    vocab = model.config.vocab_size
-    ids = [i % vocab for i in range(context + new_tokens)]
-    cache = new_cache(model)
-    forward(model, ids[:context], cache, last_only=True)
-    times = []
-    for i in range(warmup + repeats):
-        t0 = clock(sync)
-        forward(model, ids[context:], cache)
-        t = clock(sync) - t0
-        crop_cache(cache, context)
-        if i >= warmup:
-            times.append(t)
-    return statistics.median(times)

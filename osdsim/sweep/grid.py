@@ -1,12 +1,13 @@
 """Sweep axes: parsing ``key=values`` specs, grids, random samples, stable point ids.
 
 Keys are dotted scenario paths (``workload.rate``, ``online.update_interval``) or one of the
-short aliases in :data:`ALIASES`.
+short aliases in :data:`ALIASES`. Values are typed here (``_scalar``: numbers, booleans, null,
+else the string as written) and applied as they are by
+:func:`osdsim.sim.scenario_files.apply_overrides`, so "1:30" stays a string.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import itertools
 import json
@@ -98,20 +99,3 @@ def point_id(overrides: dict) -> str:
     """Stable id of a point (its overrides in canonical JSON), used to skip finished points on resume."""
     blob = json.dumps(overrides, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
-
-
-def apply_overrides(base: dict, overrides: dict) -> dict:
-    """A deep copy of ``base`` with each dotted key set (intermediate mappings created)."""
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        parts = canonical_key(key).split(".")
-        node = out
-        for part in parts[:-1]:
-            child = node.get(part)
-            if child is None:
-                child = node[part] = {}
-            elif not isinstance(child, dict):
-                raise ValueError(f"sweep key {key!r}: {part!r} is not a mapping in the scenario")
-            node = child
-        node[parts[-1]] = value
-    return out

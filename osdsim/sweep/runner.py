@@ -13,7 +13,8 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 
-from osdsim.sweep.grid import apply_overrides, point_id
+from osdsim.sim.scenario_files import apply_overrides
+from osdsim.sweep.grid import ALIASES, point_id
 
 
 def _flatten(prefix: str, value, out: dict) -> None:
@@ -70,7 +71,7 @@ def evaluate_point(base: dict, overrides: dict, evaluator: str = "simulate", ind
     """One row: index, point id, the overrides, the full config (JSON) and the evaluator's outputs."""
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; known: {', '.join(EVALUATORS)}")
-    scenario = apply_overrides(base, overrides)
+    scenario = apply_overrides(base, overrides, aliases=ALIASES)
     result = EVALUATORS[evaluator](scenario, base_dir=base_dir)
     row = {"index": index, "point_id": point_id(overrides), **overrides}
     # NaN (e.g. the baseline's mean_alpha) becomes None: rows compare equal and journal as JSON.

@@ -11,7 +11,7 @@ from typing import Any
 SCHEMA_VERSION = 1
 MAX_LINE_BYTES = 1 << 20  # a longer line is refused: traces are many short lines
 
-# Required fields per line type (DESIGN.md names are the contract); extra fields are allowed.
+# Required fields per line type (the names of osdsim/trace/SCHEMA.md are the contract); extra fields are allowed.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "meta": ("schema_version",),
     "step": ("record", "step", "gamma", "drafted", "accepted", "emitted", "draft_s", "verify_s"),

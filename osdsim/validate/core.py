@@ -20,7 +20,11 @@ import pandas as pd
 
 from osdsim.specs import ModelSpec
 from osdsim.trace.io import Trace
+from osdsim.trace.select import select_records, speculative_records
 from osdsim.validate import replay, report
+
+__all__ = ["Validation", "acceptance_for", "select_records", "speed_pairs", "summarise", "trace_gamma",
+           "validate_trace"]
 
 
 @dataclass
@@ -31,47 +35,6 @@ class Validation:
     records: pd.DataFrame
     model_records: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def select_records(trace: Trace, which: str = "all") -> Trace:
-    """The trace restricted to some records, for held-out checks: "all" (unchanged), "even",
-    "odd" (by record number), or "A:B" (records A ≤ record < B, either end may be left out).
-    Draft updates go by the parity of their own number for "even"/"odd" (half of them each way)
-    and by the record they followed for "A:B"."""
-    if which == "all":
-        return trace
-    if which in ("even", "odd"):
-        parity = 0 if which == "even" else 1
-
-        def chosen(values: pd.Series) -> pd.Series:
-            return values % 2 == parity
-
-        update_key = "update"
-    else:
-        lo, sep, hi = which.partition(":")
-        try:
-            start = int(lo) if lo.strip() else -(2 ** 62)
-            stop = int(hi) if hi.strip() else 2 ** 62
-        except ValueError:
-            start = stop = None
-        if not sep or start is None:
-            raise ValueError(f"records must be all, even, odd or A:B, got {which!r}")
-
-        def chosen(values: pd.Series) -> pd.Series:
-            return (values >= start) & (values < stop)
-
-        update_key = "after_record"
-
-    def keep(df: pd.DataFrame | None, column: str) -> pd.DataFrame | None:
-        if df is None or column not in df:
-            return df
-        return df[chosen(df[column].astype(int))].reset_index(drop=True)
-
-    part = replace(trace, steps=keep(trace.steps, "record"), records=keep(trace.records, "record"),
-                   updates=keep(trace.updates, update_key))
-    if part.records.empty:
-        raise ValueError(f"{trace.path}: no records selected by {which!r}")
-    return part
 
 
 def trace_gamma(trace: Trace) -> int:
@@ -91,7 +54,7 @@ def acceptance_for(trace: Trace, curves: dict | None):
         return LearningCurveAcceptance(curves), "learning_curve"
     steps = trace.steps
     if "domain" in trace.records and "domain" not in steps:
-        spec = trace.records[replay._mode(trace.records) != "baseline"]
+        spec = speculative_records(trace.records)
         steps = steps.merge(spec[["record", "domain"]], on="record", how="left")
     steps = steps.assign(domain=steps.get("domain", pd.Series("default", index=steps.index)))
     return EmpiricalAcceptance(steps.fillna({"domain": "default"})), "empirical"
@@ -115,10 +78,9 @@ def validate_trace(trace: Trace, cost, target: ModelSpec, draft: ModelSpec, *, c
     acceptance, kind = acceptance_for(trace, curves)
     n_trained = None
     if kind == "learning_curve":
-        from osdsim.trace.curves import trained_records
+        from osdsim.calibrate.curves import trained_records
 
-        spec = trace.records[replay._mode(trace.records) != "baseline"]
-        n_trained = trained_records(spec, trace.updates)
+        n_trained = trained_records(speculative_records(trace.records), trace.updates)
     part = select_records(trace, records)
     steps = replay.replay_steps(part.steps, part.records, cost, target, draft)
     table = replay.replay_records(part.records, steps, cost, target, draft)

@@ -4,8 +4,8 @@ The real runs (``osdsim/real/speculative.py``) serve one record at a time: a pre
 prompt on both models, then steps of ``drafted`` sequential draft forwards (one new token each)
 and one target verify over ``drafted + 1`` tokens after ``position − 1`` cached tokens; the
 baseline decodes one token per target forward. The replay prices exactly those forwards, so at
-batch 1 with no queue it is what the simulator's engine computes (DESIGN.md, "limiting cases"),
-without its sampling noise:
+batch 1 with no queue it is what the simulator's engine computes (the limiting case in
+docs/architecture.md), without its sampling noise:
 
 - ``replay_steps``  — every measured step, priced: per-step latency error of the cost model.
 - ``replay_records`` — each record's latency with the record's own measured step sequence
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from osdsim.specs import ModelSpec
+from osdsim.trace.select import record_mode, speculative_records
 
 
 def step_positions(steps: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
@@ -29,7 +30,7 @@ def step_positions(steps: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
         return steps["position"].astype(float)
     prompt = {}
     if "prompt_tokens" in records:
-        spec = records[records.get("mode", pd.Series("speculative", index=records.index)) != "baseline"]
+        spec = speculative_records(records)
         prompt = dict(zip(spec["record"], spec["prompt_tokens"].fillna(1)))
     before = steps.groupby("record")["emitted"].cumsum() - steps["emitted"]
     return steps["record"].map(lambda r: float(prompt.get(r, 1))) + before
@@ -66,12 +67,6 @@ def replay_steps(steps: pd.DataFrame, records: pd.DataFrame, cost, target: Model
     return out
 
 
-def _mode(records: pd.DataFrame) -> pd.Series:
-    if "mode" not in records:
-        return pd.Series("speculative", index=records.index)
-    return records["mode"].fillna("speculative").astype(str)
-
-
 def baseline_s(cost, target: ModelSpec, prompt_tokens: float, num_tokens: int) -> float:
     """Plain decoding of ``num_tokens`` after a prompt: prefill, then one forward per token."""
     ctx0 = max(float(prompt_tokens) - 1.0, 0.0)
@@ -83,7 +78,7 @@ def replay_records(records: pd.DataFrame, priced_steps: pd.DataFrame, cost, targ
                    draft: ModelSpec) -> pd.DataFrame:
     """Per record: measured and predicted latency and tokens/s (steps as measured)."""
     df = records.copy()
-    df["mode"] = _mode(df)
+    df["mode"] = record_mode(df)
     prompt = df["prompt_tokens"].fillna(1) if "prompt_tokens" in df else pd.Series(1, index=df.index)
     step_sum = priced_steps.groupby("record")["predicted_s"].sum()
     predicted = []
@@ -113,7 +108,7 @@ def model_records(records: pd.DataFrame, acceptance, gamma: int, cost, target: M
     step's γ shortened as the real loop does. ``predicted_latency_s`` is the mean over
     ``repeats`` draws and ``predicted_alpha`` the model's expected α for the record.
     """
-    df = records[_mode(records) != "baseline"].copy()
+    df = speculative_records(records).copy()
     prompt = df["prompt_tokens"].fillna(1) if "prompt_tokens" in df else pd.Series(1, index=df.index)
     domain = df["domain"].astype(str) if "domain" in df else pd.Series("default", index=df.index)
     trained = n_trained if n_trained is not None else pd.Series(0, index=df.index)

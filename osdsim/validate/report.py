@@ -6,13 +6,6 @@ import numpy as np
 import pandas as pd
 
 
-def ape(predicted, measured) -> np.ndarray:
-    """Absolute percentage error |predicted / measured − 1| × 100 (measured must be > 0)."""
-    p, m = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
-    ok = np.isfinite(p) & np.isfinite(m) & (m > 0)
-    return np.abs(p[ok] / m[ok] - 1.0) * 100.0
-
-
 def error_stats(predicted, measured) -> dict[str, float]:
     """Median and 90th percentile of the APE and the mean signed error (percent; > 0 means
     over-predicted), and the number of points."""

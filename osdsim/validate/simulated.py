@@ -8,23 +8,26 @@ calibrated cost model; its plain-decoding baseline gives the predicted speedup. 
 simulation. An online run is replayed with its learning curves and the simulator's distiller
 updating the draft every ``update_interval`` records in exclusive mode, as the real run did
 between records; the whole stream is served (the draft learns from all of it) and the chosen
-records compared, α over records included. Files the simulator reads (model cards, the
-workload) are prepared by the caller.
+records compared, α over records included (the learning curves are passed inline). The
+simulator still reads model cards and the workload from files: :func:`simulate_records` writes
+them to a temporary folder until it accepts objects.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from osdsim.specs import ModelSpec
+from osdsim.trace.io import Trace
+from osdsim.trace.select import speculative_records
 
 
 def workload_frame(records: pd.DataFrame, gap_s: float) -> pd.DataFrame:
     """The speculative records as a replay workload: arrival every ``gap_s`` seconds."""
-    spec = records[records.get("mode", pd.Series("speculative", index=records.index)) != "baseline"]
-    spec = spec.sort_values("record")
+    spec = speculative_records(records).sort_values("record")
     prompt = spec["prompt_tokens"] if "prompt_tokens" in spec else pd.Series(1, index=spec.index)
     return pd.DataFrame({"record": spec["record"].to_numpy(), "arrival_s": [i * gap_s for i in range(len(spec))],
                          "prompt_tokens": prompt.fillna(1).astype(int).to_numpy(),
@@ -39,32 +42,71 @@ def card_mapping(spec: ModelSpec) -> dict[str, Any]:
     return {k: v for k, v in asdict(spec).items()}
 
 
-def simulate_records(cost, *, target_card: str, draft_card: str, hardware: str, workload_file: str,
-                     acceptance_trace: str, gamma: int, seed: int = 0, curves: str | None = None,
-                     update_interval: int | None = None, domains=()) -> dict[str, Any]:
-    """Run the simulator on the prepared files; per-request predictions and the speedup.
+def simulate_records(cost, *, target: ModelSpec, draft: ModelSpec, hardware: str, workload: pd.DataFrame,
+                     acceptance: dict[str, Any], gamma: int, seed: int = 0, online: dict[str, Any] | None = None,
+                     ) -> dict[str, Any]:
+    """Run the simulator on ``workload`` (a :func:`workload_frame`) served by ``target``/``draft``
+    at batch 1; per-request predictions, those of its plain-decoding baseline, and the summary.
 
-    With ``curves`` (a learning-curves JSON) and ``update_interval``, the run is replayed online.
+    ``acceptance`` is the scenario's acceptance section; ``online`` (``update_interval``) replays
+    the run with the simulator's distiller updating the draft between records (exclusive mode).
     """
-    from osdsim.sim import simulate
+    import tempfile
 
-    scenario = {
-        "seed": seed, "target": target_card, "draft": draft_card, "hardware": hardware,
-        "replicas": 1, "max_batch": 1, "gamma": int(gamma), "kv_tokens": 1e9, "context_bucket": 1,
-        "workload": {"arrival": "replay", "file": workload_file},
-        "acceptance": {"model": "empirical", "trace": acceptance_trace},
-    }
-    if domains:
-        scenario["workload"]["domains"] = sorted(domains)
-    if curves is not None and update_interval:
-        scenario["acceptance"] = {"model": "learning_curve", "curves": curves}
-        scenario["online"] = {"update_interval": int(update_interval), "mode": "exclusive"}
-    from osdsim.sim import load_scenario
+    import yaml
 
-    parsed = load_scenario(scenario)
-    result = simulate(parsed, cost=cost, baseline=False)
-    base = simulate(parsed.plain(), cost=cost, baseline=False)
+    from osdsim.sim import load_scenario, simulate
+
+    # TODO(sim objects): the simulator reads model cards and a replay workload from files only;
+    # pass the ``target``/``draft`` specs and the ``workload`` table to it once it accepts them,
+    # and drop this folder.
+    with tempfile.TemporaryDirectory(prefix="osdsim-validate-") as tmp:
+        cards = {}
+        for role, spec in (("target", target), ("draft", draft)):
+            cards[role] = str(Path(tmp) / f"{role}.yaml")
+            Path(cards[role]).write_text(yaml.safe_dump(card_mapping(spec)), encoding="utf-8")
+        workload_file = str(Path(tmp) / "workload.csv")
+        workload.to_csv(workload_file, index=False)
+        scenario = {
+            "seed": seed, "target": cards["target"], "draft": cards["draft"], "hardware": hardware,
+            "replicas": 1, "max_batch": 1, "gamma": int(gamma), "kv_tokens": 1e9, "context_bucket": 1,
+            "workload": {"arrival": "replay", "file": workload_file, "domains": sorted(set(workload["domain"]))},
+            "acceptance": dict(acceptance),
+        }
+        if online:
+            scenario["online"] = {"update_interval": int(online["update_interval"]), "mode": "exclusive"}
+        parsed = load_scenario(scenario)
+        result = simulate(parsed, cost=cost, baseline=False)
+        base = simulate(parsed.plain(), cost=cost, baseline=False)
     return {"requests": result.requests, "baseline_requests": base.requests, "summary": result.summary}
+
+
+def replay_run(trace: Trace, cost, target: ModelSpec, draft: ModelSpec, *, hardware: str, records: str = "all",
+               seed: int = 0, curves: dict | None = None) -> dict[str, Any]:
+    """The run's ``records`` ("all", "even", "odd", "A:B") replayed through the simulator and
+    compared with what was measured (:func:`compare`), ``online`` saying how.
+
+    A static run draws acceptance from its trace's empirical counts; an online run (update lines)
+    needs its learning ``curves`` and the ``update_interval`` of its meta line, and serves the whole
+    stream so the draft learns from all of it."""
+    from osdsim.trace.select import select_records
+    from osdsim.validate.core import trace_gamma
+
+    part = select_records(trace, records)
+    gap = 10.0 * float(trace.records["latency_s"].max()) + 1.0
+    online = None
+    acceptance: dict[str, Any] = {"model": "empirical", "trace": str(Path(trace.path).resolve())}
+    if len(trace.updates):
+        interval = (trace.meta.get("online") or {}).get("update_interval")
+        if not interval or curves is None:
+            raise ValueError("--simulator replays an online run with its learning curves (<trace>.curves.json "
+                             "or --curves) and the update_interval of its meta line")
+        online = {"update_interval": int(interval)}
+        acceptance = {"model": "learning_curve", "domains": dict(curves["domains"])}
+    workload = workload_frame(trace.records if online else part.records, gap)
+    sim = simulate_records(cost, target=target, draft=draft, hardware=hardware, workload=workload,
+                           acceptance=acceptance, gamma=trace_gamma(trace), seed=seed, online=online)
+    return compare(part.records, workload, sim) | {"online": bool(online)}
 
 
 def compare(records: pd.DataFrame, workload: pd.DataFrame, sim: dict[str, Any]) -> dict[str, Any]:

@@ -122,3 +122,10 @@ def finish(result: ImportResult) -> ImportResult:
             f"{result.path}: no readable {result.kind} speculative-decoding line "
             f"({result.total_lines} lines: {result.unreadable} unreadable, {result.other} other)")
     return result
+
+
+def counter_delta(cur: dict[str, Any], prev: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
+    """``cur`` minus ``prev`` for cumulative counters ``keys`` (all of ``cur`` when ``prev`` is None
+    or a counter went down: the source restarted), with ``restart`` saying which."""
+    restart = prev is None or any(cur[key] < prev[key] for key in keys)
+    return {key: cur[key] - (0 if restart else prev[key]) for key in keys} | {"restart": restart}

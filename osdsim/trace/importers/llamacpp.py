@@ -1,4 +1,7 @@
-"""llama.cpp speculative-decoding logs → aggregate rows (REFERENCE.md, "External logs").
+"""llama.cpp speculative-decoding logs → aggregate rows.
+
+Formats as llama.cpp prints them (https://github.com/ggml-org/llama.cpp: the ``speculative``
+example and the server); a sample of each variant is in ``traces/samples/``.
 
 Two sources, detected per line:
 

@@ -1,4 +1,8 @@
-"""vLLM speculative-decoding metrics → aggregate rows (REFERENCE.md, "External logs").
+"""vLLM speculative-decoding metrics → aggregate rows.
+
+Formats as vLLM prints them (https://github.com/vllm-project/vllm: V0 ``vllm/spec_decode/metrics.py``
+and ``vllm/engine/metrics.py``, V1 ``vllm/v1/spec_decode/metrics.py``); a sample of each variant is
+in ``traces/samples/``.
 
 Three sources, detected per line, so one file may mix them:
 
@@ -16,9 +20,7 @@ Three sources, detected per line, so one file may mix them:
   a timestamp where both have one): its numbers are attached to that interval's row (``gen_tok_s``, ``prompt_tok_s``, ``running``, ``waiting``, ``kv_usage_pct``)
   so the cost model's throughput at the logged batch can be checked against it. These lines are
   counted as "other" (they are not speculative-decoding metrics).
-- Prometheus text exposition of ``vllm:spec_decode_*`` counters (with or without ``_total``,
-  per-position samples labelled ``position="i"``, 0-based). Each scrape is one cumulative
-  snapshot; a repeated sample starts the next one, and rows are deltas between snapshots.
+- Prometheus text exposition of ``vllm:spec_decode_*`` counters (``importers.prometheus``).
 """
 
 from __future__ import annotations
@@ -32,19 +34,16 @@ from osdsim.trace.importers.common import (
     ImportResult,
     Unreadable,
     check_counts,
+    counter_delta,
     finish,
     grab,
     number_list,
 )
+from osdsim.trace.importers.prometheus import PROM_PREFIX, PromSnapshots, parse_prometheus_sample
 
 V0_MARK = "Speculative metrics:"
 V1_MARK = "SpecDecoding metrics:"
-PROM_PREFIX = "vllm:spec_decode_"
 _TIME = re.compile(r"(\d\d-\d\d \d\d:\d\d:\d\d)")
-_PROM_LINE = re.compile(r"^(vllm:spec_decode_[A-Za-z0-9_]+?)(?:_total)?(\{[^}]*\})?\s+(\S+)(?:\s+\S+)?\s*$")
-_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
-_PROM_COUNTERS = ("num_drafts", "num_draft_tokens", "num_accepted_tokens", "num_emitted_tokens",
-                  "num_accepted_tokens_per_pos")
 
 ALPHA_DEFINITION = {
     "vllm-v0": "vLLM V0 'draft acceptance rate' = accepted/drafted, where accepted counts every "
@@ -142,13 +141,8 @@ def parse_throughput(line: str) -> dict[str, Any] | None:
     return out
 
 
-def _delta(cur: dict[str, Any], prev: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
-    restart = prev is None or any(cur[key] < prev[key] for key in keys)
-    return {key: cur[key] - (0 if restart else prev[key]) for key in keys} | {"restart": restart}
-
-
 def _v0_row(cur: dict[str, Any], prev: dict[str, Any] | None, lineno: int) -> dict[str, Any]:
-    d = _delta(cur, prev, ("accepted", "drafted", "emitted"))
+    d = counter_delta(cur, prev, ("accepted", "drafted", "emitted"))
     k = cur["gamma"]
     return {"format": "vllm-v0", "line": lineno, "counters": "delta of cumulative", **d, "gamma": k,
             "num_drafts": d["drafted"] / k, "cumulative_drafted": cur["drafted"],
@@ -157,89 +151,11 @@ def _v0_row(cur: dict[str, Any], prev: dict[str, Any] | None, lineno: int) -> di
             "time": cur["time"]}
 
 
-def parse_prometheus_sample(line: str) -> tuple[str, dict[str, str], float] | None:
-    """(counter name without prefix/_total, labels, value), or None for a sample of no interest."""
-    m = _PROM_LINE.match(line.strip())
-    if m is None:
-        raise Unreadable("not a Prometheus sample line")
-    name = m.group(1)[len(PROM_PREFIX):]
-    if name.endswith("_created") or name not in _PROM_COUNTERS:
-        return None
-    labels = dict(_LABEL.findall(m.group(2) or ""))
-    try:
-        value = float(m.group(3))
-    except ValueError:
-        raise Unreadable(f"value {m.group(3)!r} is not a number") from None
-    if not 0 <= value < 1e300:
-        raise Unreadable(f"counter value {m.group(3)!r} is not a finite non-negative number")
-    return name, labels, value
-
-
-class _PromSnapshots:
-    """Collects samples into scrapes (a repeated series starts a new one) and emits delta rows."""
-
-    def __init__(self, result: ImportResult):
-        self.result = result
-        self.current: dict[tuple, float] = {}
-        self.first_line = 0
-        self.previous: dict[tuple, dict[str, Any]] = {}
-
-    def add(self, name: str, labels: dict[str, str], value: float, lineno: int) -> None:
-        position = labels.pop("position", None)
-        key = (tuple(sorted(labels.items())), name, position)
-        if key in self.current:
-            self.close()
-        if not self.current:
-            self.first_line = lineno
-        self.current[key] = value
-
-    def close(self) -> None:
-        groups: dict[tuple, dict[str, Any]] = {}
-        for (labels, name, position), value in self.current.items():
-            g = groups.setdefault(labels, {"per_pos": {}})
-            if position is None:
-                g[name] = value
-            elif position.isdigit():
-                g["per_pos"][int(position)] = value
-        for labels, g in groups.items():
-            self._emit(labels, g)
-        self.current = {}
-
-    def _emit(self, labels: tuple, g: dict[str, Any]) -> None:
-        if "num_draft_tokens" not in g or "num_accepted_tokens" not in g:
-            self.result.bad(self.first_line, "scrape lacks num_draft_tokens or num_accepted_tokens")
-            return
-        drafts = g.get("num_drafts")
-        emitted = g.get("num_emitted_tokens")
-        if emitted is None and drafts is not None:
-            emitted = g["num_accepted_tokens"] + drafts
-        cur = {"drafted": g["num_draft_tokens"], "accepted": g["num_accepted_tokens"],
-               "emitted": -1.0 if emitted is None else emitted, "num_drafts": -1.0 if drafts is None else drafts}
-        per_pos = [g["per_pos"][i] for i in sorted(g["per_pos"])]
-        for i, v in enumerate(per_pos):
-            cur[f"pos{i}"] = v
-        if cur["accepted"] > cur["drafted"]:
-            self.result.bad(self.first_line, "accepted exceeds drafted in scrape")
-            return
-        d = _delta(cur, self.previous.get(labels), tuple(cur))
-        self.previous[labels] = cur
-        row = {"format": "vllm-prometheus", "line": self.first_line, "counters": "delta of cumulative",
-               "labels": dict(labels), "drafted": d["drafted"], "accepted": d["accepted"],
-               "emitted": d["emitted"] if emitted is not None else None,
-               "num_drafts": d["num_drafts"] if drafts is not None else None, "restart": d["restart"]}
-        if per_pos and row["num_drafts"]:
-            row["gamma"] = len(per_pos)
-            row["per_position"] = [d[f"pos{i}"] / row["num_drafts"] for i in range(len(per_pos))]
-        elif row["num_drafts"]:
-            row["gamma"] = round(row["drafted"] / row["num_drafts"])
-        self.result.add(row)
-
-
 def parse_vllm(lines: list[str | None], path: str = "<text>") -> ImportResult:
     """Aggregate rows from the lines of a vLLM log or Prometheus scrape (see module docstring)."""
     result = ImportResult(path=path, kind="vllm", total_lines=len(lines))
     prev_v0: dict[str, Any] | None = None
-    prom = _PromSnapshots(result)
+    prom = PromSnapshots(result)
     engine: tuple[int, dict[str, Any]] | None = None  # the last unattached throughput line
 
     def same_interval(line_no: int, time: str | None, other_line: int, other_time: str | None) -> bool:
