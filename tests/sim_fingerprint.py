@@ -91,8 +91,8 @@ def _variants() -> dict[str, dict]:
     v["l4_small"] = {"target": "qwen2.5-7b", "draft": "qwen2.5-0.5b", "hardware": "l4"}
     v["fp16"] = {"dtype": "fp16"}
     v["bucket64"] = {"context_bucket": 64}
-    v["cpu_measured"] = {"hardware": "cpu", "target": "qwen3-8b", "draft": "qwen3-0.6b",
-                         "workload": {"rate": 0.02, "num_requests": 10}}
+    v["cpu_small"] = {"hardware": "cpu", "target": "llama-3.2-1b", "draft": "llama-160m",
+                      "workload": {"rate": 0.5, "num_requests": 10}}
     v["constant_cost"] = {"cost": {"model": "constant",
                                    "forward_s": {"vicuna-7b-v1.3": 0.02, "llama-160m": 0.002}}}
     v["seed7"] = {"seed": 7}

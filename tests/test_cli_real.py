@@ -16,25 +16,22 @@ pytestmark = pytest.mark.real
 
 
 def cli(argv: list[str]) -> tuple[int, dict]:
-    """Run an osdsim command through main() (or, until it is registered there, our parsers)."""
+    """Run an osdsim command through main(), as the console script does."""
     from osdsim.cli import main as cli_main
-    from osdsim.cli.common import Parser, emit
 
-    if argv[0] in cli_main.COMMANDS:
-        return cli_main.main(argv), {}
-    from osdsim.cli import cmd_distill, cmd_run, cmd_train
+    return cli_main.main(argv), {}
 
-    parser = Parser(prog="osdsim")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser)
-    for module in (cmd_run, cmd_distill, cmd_train):
-        module.register(sub)
-    args = parser.parse_args(argv)
-    try:
-        result = args.handler(args)
-    except ValueError as exc:
-        return 2, {"error": str(exc)}
-    emit(result, args.json)
-    return 0, result.payload
+
+def test_the_run_workflow_refuses_bad_options_before_loading_models(tmp_path):
+    from osdsim.real.workflow import RunOptions, serve_to_trace
+
+    with pytest.raises(ValueError, match="--gamma"):
+        serve_to_trace(RunOptions(gamma=-1))
+    with pytest.raises(ValueError, match="--resume needs --out"):
+        serve_to_trace(RunOptions(), resume=True)
+    (tmp_path / "t.jsonl").write_text("")
+    with pytest.raises(ValueError, match="exists"):
+        serve_to_trace(RunOptions(), str(tmp_path / "t.jsonl"))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from osdsim import cost
-from osdsim.cli.cmd_demo import speedup_grid
+from osdsim.cli.demo_stages import speedup_grid
 from osdsim.cli.main import main
 
 

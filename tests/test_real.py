@@ -15,7 +15,7 @@ from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 
 from osdsim.real.cache import cache_length, crop_cache  # noqa: E402
 from osdsim.real.losses import distill_loss, forward_kl, jsd, mix, reverse_kl  # noqa: E402
-from osdsim.real.online import Distiller, Request, serve_stream  # noqa: E402
+from osdsim.real.online import OnlineDistiller, Request, serve_stream  # noqa: E402
 from osdsim.real.sampling import greedy_verify, rejection_verify  # noqa: E402
 from osdsim.real.speculative import (  # noqa: E402
     forward,
@@ -173,7 +173,7 @@ def test_online_distillation_raises_alpha(tmp_path):
     target, draft = counting_target(), tiny(16, 1, 8, 16)
     reqs = [Request(r, "count", [r % 16, (r + 3) % 16]) for r in range(48)]
     path = tmp_path / "osd.jsonl"
-    distiller = Distiller(draft, loss="fkl", lr=1e-2, update_interval=4, positions="all")
+    distiller = OnlineDistiller(draft, loss="fkl", lr=1e-2, update_interval=4, positions="all")
     with TraceWriter(path, mode="w") as w:
         w("meta", **new_meta(gamma=3, mode="greedy"))
         serve_stream(target, draft, reqs, w, gamma=3, max_new_tokens=12, distiller=distiller,

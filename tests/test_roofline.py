@@ -1,10 +1,12 @@
 """Roofline of one forward: regimes, hand-computed FLOPs and bytes, tensor parallelism, capacity."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from osdsim import cost
-from osdsim.specs import load_hardware, load_model
+from osdsim.specs import FrameworkSpec, load_hardware, load_model
 
 
 @pytest.fixture(scope="module")
@@ -44,28 +46,57 @@ def test_gqa_shrinks_kv_traffic():
     assert mha.kv_bytes_per_token(2) == 2 * 40 * 5120 * 2  # 40 heads, no grouping
 
 
-def test_time_is_max_plus_overhead(pair):
+EAGER = FrameworkSpec("eager-test", host_per_forward_s=1e-3, host_per_layer_s=3e-4, host_per_seq_s=1e-5,
+                      sync_per_forward_s=5e-5, overlap=True)
+
+
+def test_gpu_forward_is_max_of_device_and_host_plus_sync(pair):
+    target, draft, hw = pair
+    fc = cost.forward_cost(target, hw, 4, 3, 300, framework=EAGER)
+    device = max(float(fc.compute_s), float(fc.memory_s))
+    host = 1e-3 + 32 * 3e-4 + 4 * 1e-5  # 10.64 ms of launches for 32 layers: more than the ~8 ms device time
+    assert float(fc.overhead_s) == pytest.approx(host)
+    assert host > device and fc.bound == "overhead"
+    assert float(fc.time_s) == pytest.approx(host + 5e-5)
+    # A 7B forward at batch 64 moves more than its launches take: device-bound, host hidden.
+    big = cost.forward_cost(target, hw, 64, 6, 300, framework=EAGER)
+    assert float(big.time_s) == pytest.approx(max(float(big.compute_s), float(big.memory_s)) + 5e-5)
+
+
+def test_cpu_forward_adds_host_and_device(pair):
     target, _, hw = pair
-    fc = cost.forward_cost(target, hw, 4, 3, 300)
-    assert float(fc.time_s) == pytest.approx(max(float(fc.compute_s), float(fc.memory_s)) + float(fc.overhead_s))
-    assert float(fc.overhead_s) == pytest.approx(hw.overhead_per_forward_s + 32 * hw.overhead_per_layer_s)
+    serial = replace(EAGER, overlap=False)
+    fc = cost.forward_cost(target, hw, 4, 3, 300, framework=serial)
+    device = max(float(fc.compute_s), float(fc.memory_s))
+    assert float(fc.time_s) == pytest.approx(device + 1e-3 + 32 * 3e-4 + 4e-5 + 5e-5)
 
 
 def test_small_model_is_overhead_bound(pair):
     _, draft, hw = pair
-    assert cost.forward_cost(draft, hw, 1, 1, 128).bound == "overhead"
+    assert cost.forward_cost(draft, hw, 1, 1, 128, framework=EAGER).bound == "overhead"
+    assert cost.forward_cost(draft, hw, 1, 1, 128, framework="none").bound == "memory"
+
+
+def test_calibrated_card_overheads_replace_the_framework(pair):
+    target, _, _ = pair
+    cpu = load_hardware("cpu")  # carries fitted overheads: they price forwards, added
+    fc = cost.forward_cost(target, cpu, 1, 1, 100, framework=EAGER)
+    device = max(float(fc.compute_s), float(fc.memory_s))
+    assert float(fc.time_s) == pytest.approx(device + cpu.overhead_per_forward_s + 32 * cpu.overhead_per_layer_s)
+    assert fc.framework == "calibrated card cpu"
 
 
 def test_speculation_loses_past_ridge_point(pair):
     target, draft, hw = pair
-    # alpha 0.7, gamma 5: at batch 1 the verify is memory-bound and speculation pays.
-    assert cost.spec_speedup(0.7, target, draft, hw, 1, 5, 64) > 1.1
+    # The bare roofline (no framework costs): alpha 0.7, gamma 5: at batch 1 the verify is
+    # memory-bound and speculation pays.
+    assert cost.spec_speedup(0.7, target, draft, hw, 1, 5, 64, framework="none") > 1.1
     # At batch 128 the verify over 128 x 6 = 768 tokens is far past the A100's ridge point
     # (~143 FLOPs/byte with the card's efficiencies: FLOPs/byte of a 7B forward ~ tokens), so the
     # step costs ~6 plain steps while emitting tau(0.7, 5) = 2.94 tokens: a loss.
-    assert cost.forward_cost(target, hw, 128, 6, 64).bound == "compute"
-    assert cost.spec_speedup(0.7, target, draft, hw, 128, 5, 64) < 0.8
-    speeds = cost.spec_speedup(0.7, target, draft, hw, np.array([1, 16, 64, 256]), 5, 64)
+    assert cost.forward_cost(target, hw, 128, 6, 64, framework="none").bound == "compute"
+    assert cost.spec_speedup(0.7, target, draft, hw, 128, 5, 64, framework="none") < 0.8
+    speeds = cost.spec_speedup(0.7, target, draft, hw, np.array([1, 16, 64, 256]), 5, 64, framework="none")
     assert np.all(np.diff(speeds[1:]) < 0)
 
 

@@ -108,23 +108,21 @@ def test_baseline_sees_the_same_requests():
 
 
 def test_speculation_stops_paying_under_load():
-    # Vicuna-7B verified on an A100-80GB (roofline card: 312 TFLOP/s × 0.75 over 2,039 GB/s × 0.8
-    # → ridge ≈ 143 FLOPs/byte ≈ 143 tokens per forward in bf16). At low load batches are small, the
-    # verify over B·(γ+1) tokens costs about one decode, and γ = 5 at α = 0.7 wins (~1.12×; the
-    # draft's fixed per-call overhead makes c ≈ 0.3, so Leviathan's 1.18× is the ceiling). As the
-    # rate rises, batches grow; once B·6 > ~143 (B ≳ 24) each verify turns compute-bound and costs
-    # up to ~1.4× a decode at B = 64, so a step (verify + 5 drafts) costs ~2.6× a plain step while
-    # emitting 2.9× the tokens: the margin vanishes and, with queueing amplifying the slower
-    # service, speculation loses (< 1×) by ~20 requests/s.
+    # Vicuna-7B verified on an A100-80GB, the bare roofline (framework "none": 312 TFLOP/s × 0.75
+    # over 2,039 GB/s × 0.8 → ridge ≈ 143 FLOPs/byte ≈ 143 tokens per forward in bf16). At low
+    # load batches are small, the verify over B·(γ+1) tokens costs about one decode, and γ = 5 at
+    # α = 0.7 wins (τ = 2.94, c ≈ 0.01: ~2.6×). As the rate rises, batches grow; once B·6 > ~143
+    # each verify turns compute-bound, a step costs up to ~6 plain steps past B ≈ 143 while
+    # emitting 2.9× the tokens, and speculation loses (< 1×) once batches near 200.
     speedups = []
-    for rate in (1.0, 8.0, 16.0, 24.0):
-        s = simulate({"max_batch": 256, "gamma": 5, "acceptance": {"alpha": 0.7},
-                      "workload": {"rate": rate, "num_requests": 400, "prompt_tokens": 128,
+    for rate in (1.0, 40.0, 80.0, 120.0):
+        s = simulate({"max_batch": 256, "gamma": 5, "framework": "none", "acceptance": {"alpha": 0.7},
+                      "workload": {"rate": rate, "num_requests": 1500, "prompt_tokens": 128,
                                    "output_tokens": 128}}).summary
         speedups.append(s["speedup"])
-    assert speedups[0] > 1.05
+    assert speedups[0] > 2.0
     assert speedups[-1] < 1.0
-    assert all(a >= b - 0.01 for a, b in zip(speedups, speedups[1:]))  # falls with load
+    assert speedups[0] > speedups[1] > speedups[2]  # falls with load
 
 
 @pytest.mark.parametrize("rate", [2.0, 32.0])

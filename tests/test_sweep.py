@@ -17,6 +17,7 @@ from osdsim.sweep import (
     run_sweep,
 )
 from osdsim.sweep.files import journal_path
+from osdsim.sweep.grid import ALIASES
 
 BASE = {"target": "vicuna-7b-v1.3", "draft": "llama-160m", "hardware": "a100-80g"}
 
@@ -37,6 +38,20 @@ def test_grid_and_overrides():
     assert scen == {"workload": {"rate": 5}, "online": {"update_interval": 8}}
     with pytest.raises(ValueError, match="not a mapping"):
         apply_overrides({"gamma": 5}, {"gamma.x": 1})
+    # The sweep's aliases are known when asked for; values are applied as given ("1:30" stays text).
+    assert apply_overrides({}, {"rate": 3, "batch": 8}, aliases=ALIASES) == {"workload": {"rate": 3},
+                                                                           "max_batch": 8}
+    assert parse_axis("workload.file=1:30")[1] == ["1:30"]
+
+
+def test_sweep_set_overrides_the_base_scenario(tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    args = ["sweep", "--evaluator", "roofline", "--axis", "gamma=3", "--workers", "1", "--out", str(out), "--json"]
+    assert main([*args, "--set", "max_batch=64", "--set", "acceptance.alpha=0.9"]) == 0
+    capsys.readouterr()
+    config = json.loads(pd.read_csv(out)["config"][0])
+    assert config["max_batch"] == 64 and config["acceptance"]["alpha"] == 0.9
+    assert main([*args, "--set", "max_batch"]) == 2 and "key=value" in capsys.readouterr().err
 
 
 @given(st.dictionaries(st.sampled_from(["alpha", "rate", "gamma"]), st.integers(0, 100)))

@@ -178,3 +178,27 @@ def test_select_records_splits_updates_by_number_or_by_the_record_they_followed(
     assert select_records(trace, "even").updates["update"].tolist() == [2, 4]
     assert select_records(trace, "2:6").updates["after_record"].tolist() == [3, 5]
     assert select_records(trace, "all").updates["update"].tolist() == [1, 2, 3, 4]
+
+
+def test_the_workflows_behind_calibrate_and_validate_write_nothing(pair, tmp_path):
+    """``calibrate_card`` and ``check_trace`` are the library halves of the two commands: they
+    return the card and the summary, and the CLI writes (no file appears here)."""
+    import json
+
+    from osdsim.calibrate.hf_config import spec_to_dict
+    from osdsim.calibrate.workflow import calibrate_card
+    from osdsim.validate.workflow import check_trace
+
+    target, draft = pair
+    cost = RooflineCost(load_hardware("cpu"))
+    write(synthetic_trace(cost, target, draft, records=6), tmp_path / "t.jsonl")
+    (tmp_path / "models.json").write_text(json.dumps({m.name: spec_to_dict(m) for m in pair}))
+    before = sorted(tmp_path.iterdir())
+    cal = calibrate_card(trace=str(tmp_path / "t.jsonl"), models=str(tmp_path / "models.json"), records="even")
+    card = cal.card("mine")
+    assert card["name"] == "mine" and card["measured"] and cal.payload["fit"]["median_abs_rel_error"] < 0.05
+    check = check_trace(str(tmp_path / "t.jsonl"), card="cpu", cost="roofline", models=str(tmp_path / "models.json"),
+                        records="odd", repeats=2, scale="auto")
+    assert check.payload["scale"] == pytest.approx(1.0) and check.payload["num_records"] == 6  # 3 odd, 2 modes
+    assert check.payload["replayed"]["latency"]["p90_ape_pct"] < 1e-6 and len(check.validation.steps)
+    assert sorted(tmp_path.iterdir()) == before

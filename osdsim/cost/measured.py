@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from osdsim.cost.model import RooflineCost
+from osdsim.cost.model import RooflineCost, _NoFramework
 from osdsim.specs import HardwareSpec, ModelSpec
 
 _EXTRAPOLATE = ("roofline", "anchored")
@@ -42,11 +42,11 @@ def build_tables(rows) -> dict[str, dict[float, dict[float, tuple[np.ndarray, np
     return tables
 
 
-def auto_cost(hardware: HardwareSpec, dtype: str | None = None):
+def auto_cost(hardware: HardwareSpec, dtype: str | None = None, framework: str | None = None):
     """The card's measured table (with its roofline outside it) if it has one, else its roofline."""
     if hardware.measured or hardware.measured_updates:
-        return MeasuredCost(hardware, dtype=dtype)
-    return RooflineCost(hardware, dtype=dtype)
+        return MeasuredCost(hardware, dtype=dtype, framework=framework)
+    return RooflineCost(hardware, dtype=dtype, framework=framework)
 
 
 def update_lines(rows) -> dict[str, tuple[float, float]]:
@@ -79,14 +79,15 @@ def _bracket(levels: list[float], x: float) -> tuple[float, float, float] | None
 
 
 @dataclass(frozen=True)
-class MeasuredCost:
+class MeasuredCost(_NoFramework):
     """CostModel over ``hardware.measured`` (rows model, batch, new_tokens, context, seconds).
 
     ``forward_flops`` and ``capacity_flops_per_s`` come from the roofline of ``hardware``.
     ``update_s`` of a draft with rows in ``hardware.measured_updates`` (or ``update_rows``) is
     the least-squares line a + b·tokens through them (a, b ≥ 0: an update's fixed part, the
     optimizer step and launches, dominates small drafts), else the roofline's. ``rows``
-    overrides the card's forward table.
+    overrides the card's forward table. Measured forwards hold the framework's costs as they
+    ran (calibration charges a step's bookkeeping to its verify), so none are added per step.
     """
 
     hardware: HardwareSpec
@@ -94,6 +95,7 @@ class MeasuredCost:
     extrapolate: str = "anchored"
     update_rows: tuple = ()
     dtype: str | None = None
+    framework: str | None = None  # prices what the table does not cover (with the card's roofline)
     _tables: dict = field(default_factory=dict, compare=False, repr=False)
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -101,7 +103,8 @@ class MeasuredCost:
         if self.extrapolate not in _EXTRAPOLATE:
             raise ValueError(f"extrapolate must be one of {', '.join(_EXTRAPOLATE)}")
         self._tables.update(build_tables(self.rows or self.hardware.measured))
-        object.__setattr__(self, "_roofline", RooflineCost(self.hardware, dtype=self.dtype))
+        object.__setattr__(self, "_roofline", RooflineCost(self.hardware, dtype=self.dtype,
+                                                           framework=self.framework))
         object.__setattr__(self, "_update_lines", update_lines(self.update_rows or self.hardware.measured_updates))
 
     def measured_models(self) -> list[str]:

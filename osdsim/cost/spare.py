@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from osdsim.cost.framework import resolve
 from osdsim.specs import DTYPE_BYTES, HardwareSpec, ModelSpec
 
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6.0  # forward 2 + backward 4 (Kaplan et al. 2020, Section 2.1)
@@ -44,14 +45,17 @@ def distill_flops(draft: ModelSpec, num_tokens):
     return TRAIN_FLOPS_PER_PARAM_TOKEN * draft.params * n
 
 
-def distill_time(draft: ModelSpec, hw: HardwareSpec, num_tokens, dtype: str | None = None):
-    """Seconds for one update on an otherwise idle device (roofline plus per-call overhead)."""
+def distill_time(draft: ModelSpec, hw: HardwareSpec, num_tokens, dtype: str | None = None, framework=None):
+    """Seconds for one update on an otherwise idle device: the roofline of its FLOPs and bytes
+    plus three passes (forward, backward, optimizer) of the framework's host work per forward,
+    added (a training step synchronises at its end)."""
     dtype = dtype or hw.default_dtype
+    fw = resolve(framework, hw)
     flops = distill_flops(draft, num_tokens)
     compute_s = flops / capacity_flops_per_s(hw, dtype)
     nbytes = draft.params * (ADAMW_BYTES_PER_PARAM + 3.0 * DTYPE_BYTES[dtype])
     memory_s = nbytes / (hw.bandwidth_Bps * hw.bandwidth_efficiency)
-    overhead_s = TRAIN_CALLS_PER_UPDATE * (hw.overhead_per_forward_s + draft.num_layers * hw.overhead_per_layer_s)
+    overhead_s = TRAIN_CALLS_PER_UPDATE * fw.host_s(draft.num_layers, 1)
     t = np.maximum(compute_s, memory_s) + overhead_s
     return t if np.ndim(t) else float(t)
 

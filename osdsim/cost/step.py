@@ -1,10 +1,16 @@
-"""Speculative decoding at batch B, priced by the roofline.
+"""One engine step of speculative decoding at batch B: the one home of its price.
 
-One speculative step = γ sequential draft forwards (1 new token each) + one target verify over
-γ+1 tokens per sequence, all at the same batch and context. Plain decoding is one target forward
-over 1 token. At batch 1 and in the memory-bound regime the verify costs about one decode and
-the step reduces to Leviathan's γc + 1; at large B·(γ+1) the verify crosses the ridge point,
-turns compute-bound, and speculation stops paying (SmartSpec, Liu et al. 2024, arXiv 2406.14066).
+A step = γ sequential draft forwards (one new token each; the i-th sees context + i − 1 tokens,
+priced at their mean, context + (γ − 1)/2) + one target verify over γ + 1 tokens per sequence
+(under batch expansion, vLLM V0's scorer: B·(γ + 1) one-token sequences) + what the framework
+adds per iteration (scheduler, sampler, rejection sampler). Plain decoding is γ = 0. At batch 1
+in the memory-bound regime the verify costs about one decode and the step reduces to
+Leviathan's γc + 1; at large B·(γ + 1) the verify crosses the ridge point, turns compute-bound,
+and speculation stops paying (SmartSpec, Liu et al. 2024, arXiv 2406.14066).
+
+:func:`step_price` works on any :class:`~osdsim.cost.model.CostModel` (the simulator's path);
+:func:`spec_step_time` and friends price from cards and broadcast over numpy arrays (sweeps,
+``osdsim speedup``), through the same :func:`step_price`.
 """
 
 from __future__ import annotations
@@ -12,53 +18,121 @@ from __future__ import annotations
 import numpy as np
 
 from osdsim.cost.closed_form import tau
-from osdsim.cost.roofline import forward_time
+from osdsim.cost.model import RooflineCost
+from osdsim.cost.roofline import forward_flops, forward_time
 from osdsim.specs import HardwareSpec, ModelSpec
 
 
+def draft_context(context, gamma):
+    """Mean context of a step's γ draft forwards: context + (γ − 1)/2 (context for γ ≤ 1)."""
+    return context + np.maximum(np.asarray(gamma, dtype=float) - 1.0, 0.0) / 2.0 if np.ndim(gamma) \
+        else context + max(gamma - 1, 0) / 2.0
+
+
+def step_price(target_s, draft_s, target: ModelSpec, draft: ModelSpec | None, batch, gamma, context,
+               overhead_s, batch_expansion: bool = False):
+    """Seconds (or FLOPs) of one step, from ``target_s(model, batch, new_tokens, context)`` and
+    ``draft_s(...)`` pricing single forwards and ``overhead_s(batch, gamma)`` the framework's
+    per-iteration costs (pass a function returning 0 to price FLOPs)."""
+    g = gamma
+    if batch_expansion:
+        verify = target_s(target, batch * (g + 1), 1, context)
+    else:
+        verify = target_s(target, batch, g + 1, context)
+    out = verify + overhead_s(batch, g)
+    if draft is None:
+        return out
+    if np.ndim(g) or g:
+        out = out + g * draft_s(draft, batch, 1, draft_context(context, g))
+    return out
+
+
+def step_cost(cost, target: ModelSpec, draft: ModelSpec | None, batch: int, gamma: int, context: float,
+              draft_cost=None) -> tuple[float, float]:
+    """(seconds, FLOPs) of one step priced by a CostModel; ``draft_cost`` prices the draft's
+    forwards (default ``cost``; ``cost.for_draft(draft_tp)`` for a draft at its own parallelism)."""
+    draft_cost = draft_cost or cost
+    expansion = bool(getattr(cost, "batch_expansion", False))
+    seconds = step_price(cost.forward_s, draft_cost.forward_s, target, draft, batch, gamma, context,
+                         getattr(cost, "step_overhead_s", _zero), expansion)
+    flops = step_price(cost.forward_flops, draft_cost.forward_flops, target, draft, batch, gamma, context,
+                       _zero, expansion)
+    return float(seconds), float(flops)
+
+
+def _zero(batch, gamma):
+    return 0.0
+
+
+def _card_prices(hw, dtype, tp, draft_tp, framework):
+    target = RooflineCost(hw, dtype=dtype, tp=tp, framework=framework)
+
+    def target_s(model, b, k, ctx):
+        return forward_time(model, hw, b, k, ctx, dtype=dtype, tp=tp, framework=target.fw)
+
+    def draft_s(model, b, k, ctx):
+        return forward_time(model, hw, b, k, ctx, dtype=dtype, tp=draft_tp, framework=target.fw)
+
+    return target, target_s, draft_s
+
+
 def c_from_cards(target: ModelSpec, draft: ModelSpec, hw: HardwareSpec, batch=1, context=128,
-                 dtype: str | None = None, tp: int = 1, draft_tp: int = 1):
+                 dtype: str | None = None, tp: int = 1, draft_tp: int = 1, framework=None):
     """c = draft decode-forward time / target decode-forward time on ``hw`` at ``batch``."""
-    d = forward_time(draft, hw, batch, 1, context, dtype=dtype, tp=draft_tp)
-    t = forward_time(target, hw, batch, 1, context, dtype=dtype, tp=tp)
+    _, target_s, draft_s = _card_prices(hw, dtype, tp, draft_tp, framework)
+    d, t = draft_s(draft, batch, 1, context), target_s(target, batch, 1, context)
     return np.asarray(d) / np.asarray(t) if np.ndim(d) or np.ndim(t) else d / t
 
 
-def plain_step_time(target: ModelSpec, hw: HardwareSpec, batch, context, dtype=None, tp: int = 1):
-    """Seconds of one plain decoding step (one target forward, one new token per sequence)."""
-    return forward_time(target, hw, batch, 1, context, dtype=dtype, tp=tp)
+def plain_step_time(target: ModelSpec, hw: HardwareSpec, batch, context, dtype=None, tp: int = 1,
+                    framework=None):
+    """Seconds of one plain decoding step (one target forward and the framework's step costs)."""
+    return spec_step_time(target, None, hw, batch, 0, context, dtype, tp, 1, framework)
 
 
-def spec_step_time(target: ModelSpec, draft: ModelSpec, hw: HardwareSpec, batch, gamma, context,
-                   dtype=None, tp: int = 1, draft_tp: int = 1):
-    """Seconds of one speculative step: γ draft forwards + a verify over γ+1 tokens per sequence.
-
-    γ = 0 is plain decoding (no draft forward, a verify of 1 token).
-    """
+def spec_step_time(target: ModelSpec, draft: ModelSpec | None, hw: HardwareSpec, batch, gamma, context,
+                   dtype=None, tp: int = 1, draft_tp: int = 1, framework=None):
+    """Seconds of one speculative step: γ draft forwards + a verify over γ+1 tokens per sequence
+    + the framework's step costs (γ = 0: plain decoding)."""
     g = np.asarray(gamma, dtype=float)
     if np.any(g < 0) or np.any(g != np.round(g)):
         raise ValueError("gamma must be a non-negative integer")
-    draft_s = np.asarray(forward_time(draft, hw, batch, 1, context, dtype=dtype, tp=draft_tp))
-    verify_s = np.asarray(forward_time(target, hw, batch, g + 1.0, context, dtype=dtype, tp=tp))
-    out = g * draft_s + verify_s
+    if draft_tp < 1 or int(draft_tp) != draft_tp:
+        raise ValueError("draft_tp must be a positive integer")
+    if draft is not None and draft.num_heads % draft_tp:
+        raise ValueError(f"draft_tp={draft_tp} does not divide the {draft.num_heads} heads of {draft.name}")
+    cost, target_s, draft_s = _card_prices(hw, dtype, tp, draft_tp, framework)
+    gamma = g if g.ndim else int(g)
+    out = step_price(target_s, draft_s, target, draft, batch, gamma, context, cost.fw.step_s,
+                     cost.fw.batch_expansion)
+    out = np.asarray(out)
     return out if out.ndim else float(out)
 
 
+def step_flops(target: ModelSpec, draft: ModelSpec | None, batch, gamma, context, batch_expansion=False):
+    """FLOPs of one step (all GPUs together)."""
+    def flops(model, b, k, ctx):
+        return forward_flops(model, b, k, ctx)
+
+    return step_price(flops, flops, target, draft, batch, gamma, context, _zero, batch_expansion)
+
+
 def spec_speedup(alpha, target: ModelSpec, draft: ModelSpec, hw: HardwareSpec, batch, gamma, context,
-                 dtype=None, tp: int = 1, draft_tp: int = 1):
+                 dtype=None, tp: int = 1, draft_tp: int = 1, framework=None):
     """Decode throughput of speculation over plain decoding at the same batch: τ·T_plain / T_step."""
-    step = np.asarray(spec_step_time(target, draft, hw, batch, gamma, context, dtype, tp, draft_tp))
-    plain = np.asarray(plain_step_time(target, hw, batch, context, dtype, tp))
+    step = np.asarray(spec_step_time(target, draft, hw, batch, gamma, context, dtype, tp, draft_tp, framework))
+    plain = np.asarray(plain_step_time(target, hw, batch, context, dtype, tp, framework))
     out = np.asarray(tau(alpha, gamma)) * plain / step
     return out if out.ndim else float(out)
 
 
 def optimal_gamma_at_batch(alpha, target: ModelSpec, draft: ModelSpec, hw: HardwareSpec, batch, context,
-                           dtype=None, tp: int = 1, draft_tp: int = 1, max_gamma: int = 16):
+                           dtype=None, tp: int = 1, draft_tp: int = 1, max_gamma: int = 16, framework=None):
     """Best integer γ in [0, max_gamma] by roofline speedup at this batch, and that speedup."""
     a, b, ctx = np.broadcast_arrays(np.asarray(alpha, float), np.asarray(batch, float), np.asarray(context, float))
     grid = np.arange(max_gamma + 1, dtype=float).reshape((-1,) + (1,) * a.ndim)
-    speed = np.asarray(spec_speedup(a[None], target, draft, hw, b[None], grid, ctx[None], dtype, tp, draft_tp))
+    speed = np.asarray(spec_speedup(a[None], target, draft, hw, b[None], grid, ctx[None], dtype, tp, draft_tp,
+                                    framework))
     best = np.argmax(speed, axis=0)
     best_speed = np.take_along_axis(speed, best[None], axis=0)[0]
     if best.ndim == 0:

@@ -1,18 +1,19 @@
 """Seconds and FLOPs of one serving iteration, priced by a CostModel and memoised.
 
-A speculative step (DESIGN.md) is γ sequential draft forwards at batch B (one new token each)
-plus one target verify over γ+1 tokens per sequence, all at the batch's mean context; γ = 0 is
-plain decoding (one target forward of one token). Attention cost and KV traffic are linear in
-the context, so pricing at the mean context is exact for the roofline; the mean is rounded to
-``bucket`` tokens so that the memo hits (a 16-token bucket moves a 7B decode by < 0.1%).
+A speculative step is priced by :func:`osdsim.cost.step.step_cost` (γ draft forwards, a verify
+over γ+1 tokens per sequence, the framework's per-iteration costs) at the batch's mean context;
+γ = 0 is plain decoding. Attention cost and KV traffic are linear in the context, so pricing at
+the mean context is exact for the roofline; the mean is rounded to ``bucket`` tokens so that the
+memo hits (a 16-token bucket moves a 7B decode by < 0.1%).
 """
 
 from __future__ import annotations
 
 from osdsim.cost.measured import MeasuredCost
 from osdsim.cost.model import ConstantCost, CostModel, RooflineCost
-from osdsim.cost.roofline import kv_capacity_tokens
+from osdsim.cost.roofline import kv_capacity_tokens, weight_bytes
 from osdsim.cost.spare import TRAIN_FLOPS_PER_PARAM_TOKEN
+from osdsim.cost.step import draft_context, step_cost
 from osdsim.sim.scenario import Scenario
 from osdsim.specs import ModelSpec, load_hardware, load_model
 
@@ -29,10 +30,10 @@ def build_cost(scenario: Scenario) -> CostModel:
     if spec.model != "roofline":
         why = _table_does_not_apply(scenario, hw, strict=spec.model == "measured")
         if why is None:
-            return MeasuredCost(hw, dtype=scenario.dtype)
+            return MeasuredCost(hw, dtype=scenario.dtype, framework=scenario.framework)
         if spec.model == "measured":
             raise ValueError(f"cost.model measured: {why}")
-    return RooflineCost(hw, dtype=scenario.dtype, tp=scenario.tp)
+    return RooflineCost(hw, dtype=scenario.dtype, tp=scenario.tp, framework=scenario.framework)
 
 
 def _table_does_not_apply(scenario: Scenario, hw, strict: bool = False) -> str | None:
@@ -52,22 +53,36 @@ def _table_does_not_apply(scenario: Scenario, hw, strict: bool = False) -> str |
 
 
 def kv_tokens(scenario: Scenario, target: ModelSpec, draft: ModelSpec | None) -> float:
-    """KV-cache tokens per replica: the override, else what the card's memory holds."""
+    """KV-cache tokens per replica: the override, else what the card's memory holds; an error
+    saying what is needed when the weights leave no room at all."""
     if scenario.kv_tokens is not None:
         return float(scenario.kv_tokens)
     hw = hardware(scenario)
-    return kv_capacity_tokens(target, hw, tp=scenario.tp, dtype=scenario.dtype, draft=draft,
-                              reserve_fraction=scenario.kv_reserve)
+    tokens = kv_capacity_tokens(target, hw, tp=scenario.tp, dtype=scenario.dtype, draft=draft,
+                                reserve_fraction=scenario.kv_reserve, draft_tp=scenario.draft_tp)
+    if tokens < 1:
+        dtype = scenario.dtype or hw.default_dtype
+        need = weight_bytes(target, dtype) / scenario.tp + (
+            weight_bytes(draft, dtype) / scenario.draft_tp if draft is not None else 0.0)
+        usable = hw.memory_bytes * (1 - scenario.kv_reserve)
+        raise ValueError(f"tp: {target.name}{' + ' + draft.name if draft is not None else ''} does not fit "
+                         f"on {hw.name}: {need / 1e9:.1f} GB of {dtype} weights per GPU at tp {scenario.tp}, "
+                         f"{usable / 1e9:.1f} GB usable per GPU (kv_reserve {scenario.kv_reserve}); "
+                         f"raise tp, use a larger card or a smaller dtype")
+    return tokens
 
 
 MIXED_BUCKET = 64  # tokens: memo bucket of context and prompt tokens in fused iterations
 
 
 class Pricer:
-    """Memoised step and prefill prices for one (target, draft) pair on one replica."""
+    """Memoised step and prefill prices for one (target, draft) pair on one replica;
+    ``draft_cost`` prices the draft's forwards (its own tensor parallelism), default ``cost``."""
 
-    def __init__(self, cost: CostModel, target: ModelSpec, draft: ModelSpec | None, bucket: int):
+    def __init__(self, cost: CostModel, target: ModelSpec, draft: ModelSpec | None, bucket: int,
+                 draft_cost: CostModel | None = None):
         self.cost, self.target, self.draft, self.bucket = cost, target, draft, bucket
+        self.draft_cost = draft_cost or cost
         self.capacity = float(cost.capacity_flops_per_s())
         self._steps: dict[tuple[int, int, int], tuple[float, float]] = {}
         self._prefills: dict[tuple[int, int], tuple[float, float]] = {}
@@ -79,19 +94,9 @@ class Pricer:
         key = (batch, gamma, int(context / self.bucket + 0.5))
         hit = self._steps.get(key)
         if hit is None:
-            hit = self._steps[key] = self._price_step(batch, gamma, key[2] * self.bucket)
+            hit = self._steps[key] = step_cost(self.cost, self.target, self.draft if gamma else None, batch, gamma,
+                                               key[2] * self.bucket, self.draft_cost)
         return hit
-
-    def _price_step(self, batch: int, gamma: int, ctx: float) -> tuple[float, float]:
-        c, t = self.cost, self.target
-        seconds = c.forward_s(t, batch, gamma + 1, ctx)
-        flops = c.forward_flops(t, batch, gamma + 1, ctx)
-        if gamma:
-            # Draft forwards are sequential; the i-th sees ctx + i tokens, priced at the mean.
-            dctx = ctx + (gamma - 1) / 2.0
-            seconds += gamma * c.forward_s(self.draft, batch, 1, dctx)
-            flops += gamma * c.forward_flops(self.draft, batch, 1, dctx)
-        return float(seconds), float(flops)
 
     def prefill(self, batch: int, prompt_tokens: float) -> tuple[float, float]:
         """(seconds, FLOPs) of prefilling ``batch`` prompts of mean length ``prompt_tokens``
@@ -100,12 +105,13 @@ class Pricer:
         hit = self._prefills.get(key)
         if hit is None:
             tokens = max(1, key[1] * self.bucket)
-            c = self.cost
+            c, d = self.cost, self.draft_cost
             seconds = c.forward_s(self.target, batch, tokens, 0.0)
             flops = c.forward_flops(self.target, batch, tokens, 0.0)
             if self.draft is not None:
-                seconds += c.forward_s(self.draft, batch, tokens, 0.0)
-                flops += c.forward_flops(self.draft, batch, tokens, 0.0)
+                seconds += d.forward_s(self.draft, batch, tokens, 0.0)
+                flops += d.forward_flops(self.draft, batch, tokens, 0.0)
+            seconds += c.step_overhead_s(0, 0, batch)
             hit = self._prefills[key] = (float(seconds), float(flops))
         return hit
 
@@ -133,7 +139,7 @@ class Pricer:
         return hit
 
     def _price_mixed(self, batch, gamma, ctx, prefill_seqs, prompt_tokens) -> tuple[float, float]:
-        c, t = self.cost, self.target
+        c, d, t = self.cost, self.draft_cost, self.target
         seqs = batch + prefill_seqs
         tokens = (batch * (gamma + 1) + prompt_tokens) / seqs
         fused_ctx = ctx * batch / seqs  # prompts being prefilled have (about) no cache yet
@@ -141,12 +147,13 @@ class Pricer:
         flops = c.forward_flops(t, seqs, tokens, fused_ctx)
         if self.draft is not None:
             per = prompt_tokens / prefill_seqs
-            seconds += c.forward_s(self.draft, prefill_seqs, per, 0.0)
-            flops += c.forward_flops(self.draft, prefill_seqs, per, 0.0)
+            seconds += d.forward_s(self.draft, prefill_seqs, per, 0.0)
+            flops += d.forward_flops(self.draft, prefill_seqs, per, 0.0)
             if gamma:
-                dctx = ctx + (gamma - 1) / 2.0
-                seconds += gamma * c.forward_s(self.draft, batch, 1, dctx)
-                flops += gamma * c.forward_flops(self.draft, batch, 1, dctx)
+                dctx = draft_context(ctx, gamma)
+                seconds += gamma * d.forward_s(self.draft, batch, 1, dctx)
+                flops += gamma * d.forward_flops(self.draft, batch, 1, dctx)
+        seconds += c.step_overhead_s(batch, gamma, prefill_seqs)
         return float(seconds), float(flops)
 
     def update(self, num_tokens: int) -> tuple[float, float]:
@@ -170,8 +177,16 @@ def models(scenario: Scenario) -> tuple[ModelSpec, ModelSpec | None]:
     draft = _named("draft", load_model, scenario.draft) if scenario.speculative else None
     if target.num_heads % scenario.tp:
         raise ValueError(f"tp: {scenario.tp} does not divide the {target.num_heads} heads of {target.name}")
+    if draft is not None and draft.num_heads % scenario.draft_tp:
+        raise ValueError(f"draft_tp: {scenario.draft_tp} does not divide the {draft.num_heads} heads of "
+                         f"{draft.name} (set draft_tp to a divisor, e.g. 1)")
     return target, draft
 
 
 def hardware(scenario: Scenario):
     return _named("hardware", load_hardware, scenario.hardware)
+
+
+def framework_name(scenario: Scenario, cost: CostModel) -> str:
+    """The framework the scenario's prices assume, as its summary states it."""
+    return getattr(cost, "framework_name", "none")

@@ -103,6 +103,8 @@ class Scenario:
     gamma: int | str = 5  # an integer, or "goodput" (per-step γ maximising expected tokens/s)
     max_gamma: int = 8  # goodput policy searches 0..max_gamma
     tp: int = 1
+    draft_tp: int = 1  # tensor parallelism of the draft (vLLM: speculative_draft_tensor_parallel_size)
+    framework: str | None = None  # a models/framework card or path; None: cost.framework.DEFAULT_FRAMEWORK
     dtype: str | None = None  # None: the card's default dtype
     router: str = "round_robin"
     draft_per_domain: bool = False  # one draft (and distiller) per domain on each replica

@@ -222,6 +222,8 @@ def parse_scenario(raw: Mapping, base_dir: str = ".") -> Scenario:
         gamma=gamma,
         max_gamma=_int(raw.get("max_gamma", d.max_gamma), "max_gamma", 1),
         tp=_int(raw.get("tp", d.tp), "tp", 1),
+        draft_tp=_int(raw.get("draft_tp", d.draft_tp), "draft_tp", 1),
+        framework=None if raw.get("framework") is None else _str(raw["framework"], "framework"),
         dtype=None if raw.get("dtype") is None else _str(raw["dtype"], "dtype", tuple(DTYPE_BYTES)),
         router=_str(raw.get("router", d.router), "router", ROUTERS),
         draft_per_domain=_bool(raw.get("draft_per_domain", False), "draft_per_domain"),
@@ -239,6 +241,9 @@ def parse_scenario(raw: Mapping, base_dir: str = ".") -> Scenario:
     )
     if scenario.online is not None and scenario.draft is None:
         raise ValueError("online needs a draft (draft is null)")
+    if scenario.draft_tp > scenario.tp:
+        raise ValueError(f"draft_tp must be <= tp ({scenario.tp}): the draft runs on the target's GPUs, "
+                         f"got {scenario.draft_tp}")
     return scenario
 
 

@@ -3,19 +3,23 @@
 from osdsim.specs.cards import (
     CardError,
     card_names,
+    load_framework,
     load_hardware,
     load_model,
     models_dir,
 )
+from osdsim.specs.framework import FrameworkSpec
 from osdsim.specs.hardware import DTYPE_BYTES, HardwareSpec
 from osdsim.specs.model import ModelSpec
 
 __all__ = [
     "DTYPE_BYTES",
     "CardError",
+    "FrameworkSpec",
     "HardwareSpec",
     "ModelSpec",
     "card_names",
+    "load_framework",
     "load_hardware",
     "load_model",
     "models_dir",

@@ -18,12 +18,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from osdsim.specs.framework import FrameworkSpec
 from osdsim.specs.hardware import HardwareSpec
 from osdsim.specs.model import ModelSpec
 
 MAX_CARD_BYTES = 1_000_000  # cards are small; refuse anything larger than this
 MAX_LIKE_DEPTH = 4  # ``like:`` chains longer than this are refused (and cycles with them)
-_KINDS = {"llm": "LLM", "hardware": "hardware"}
+_KINDS = {"llm": "LLM", "hardware": "hardware", "framework": "framework"}
 
 # Hardware cards are written in the units of spec sheets; these convert them to SI.
 _HW_UNITS = {
@@ -150,6 +151,28 @@ def _load_model_path(path: str) -> ModelSpec:
     return _build(ModelSpec, p, data)
 
 
+# Every cost a framework card must state (or inherit with ``like:``): a missing one would be a
+# silent zero, and a prediction priced with it would look right and be wrong.
+FRAMEWORK_COSTS = ("host_per_forward_s", "host_per_layer_s", "host_per_seq_s", "sync_per_forward_s", "overlap",
+                   "per_step_s", "per_seq_step_s", "spec_per_step_s", "spec_per_token_s", "batch_expansion",
+                   "bandwidth_efficiency", "compute_efficiency")
+
+
+@lru_cache(maxsize=256)
+def _load_framework_path(path: str) -> FrameworkSpec:
+    p = Path(path)
+    data = _read_card("framework", p)
+    data.setdefault("name", p.stem)
+    for key in [k for k in data if isinstance(k, str) and k.endswith("_us")]:
+        data[key[:-3] + "_s"] = _number(p, key, data.pop(key)) * 1e-6  # cards are in microseconds
+    missing = [k for k in FRAMEWORK_COSTS if k not in data]
+    if missing:
+        shown = ", ".join(k[:-2] + "_us" if k.endswith("_s") else k for k in missing)
+        raise CardError(f"{p}: framework card lacks {shown} (state every cost, or start from another "
+                        f"card with like:)")
+    return _build(FrameworkSpec, p, data)
+
+
 @lru_cache(maxsize=256)
 def _load_hardware_path(path: str) -> HardwareSpec:
     p = Path(path)
@@ -206,6 +229,13 @@ def load_model(name: str | ModelSpec) -> ModelSpec:
     if isinstance(name, ModelSpec):
         return name
     return _load_model_path(str(_card_path("llm", name)))
+
+
+def load_framework(name: str | FrameworkSpec) -> FrameworkSpec:
+    """The serving-framework card ``name`` (a stem in ``models/framework`` or a YAML path)."""
+    if isinstance(name, FrameworkSpec):
+        return name
+    return _load_framework_path(str(_card_path("framework", name)))
 
 
 def load_hardware(name: str | HardwareSpec) -> HardwareSpec:

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Bytes per element of a weight or KV-cache dtype.
-DTYPE_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+# Bytes per element of a weight or KV-cache dtype. GGUF block formats carry their scales:
+# Q8_0 = 32 int8 + one fp16 scale per block of 32 (34 B), Q4_0 = 16 B of nibbles + fp16 scale
+# (18 B / 32), Q4_K = 144 B per super-block of 256, Q5_K = 176 B / 256, Q6_K = 210 B / 256
+# (ggml's ggml-common.h, block_q8_0 ... block_q6_K). nvfp4: 4-bit values + an fp8 scale per 16.
+DTYPE_BYTES = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5,
+               "nvfp4": 4.5 / 8, "q8_0": 34 / 32, "q6_k": 210 / 256, "q5_k": 176 / 256, "q4_k": 144 / 256,
+               "q4_0": 18 / 32}
+# The dtype the matmuls run in when weights are stored in a weight-only quantised format (they are
+# dequantised on the fly: W4A16, llama.cpp's GGUF kernels).
+COMPUTE_DTYPE = {"int4": "fp16", "nvfp4": "fp16", "q8_0": "fp16", "q6_k": "fp16", "q5_k": "fp16",
+                 "q4_k": "fp16", "q4_0": "fp16"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,9 @@ class HardwareSpec:
             raise ValueError(f"hardware {self.name!r}: default_dtype {self.default_dtype!r} has no peak_flops")
 
     def flops_for(self, dtype: str) -> float:
-        """Peak dense FLOP/s for ``dtype`` (fp16 and bf16 share tensor cores)."""
+        """Peak dense FLOP/s for ``dtype`` (fp16 and bf16 share tensor cores; a weight-only
+        quantised dtype computes in fp16, ``COMPUTE_DTYPE``)."""
+        dtype = COMPUTE_DTYPE.get(dtype, dtype)
         if dtype in self.peak_flops:
             return self.peak_flops[dtype]
         alias = {"fp16": "bf16", "bf16": "fp16", "tf32": "fp32"}.get(dtype)

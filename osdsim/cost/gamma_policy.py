@@ -1,0 +1,93 @@
+"""Expected tokens and time per step under the γ policies frameworks use, i.i.d. or per-position
+acceptance, batch 1 — closed forms the simulator's policies must agree with.
+
+Acceptance is α (a float: every draft accepted with probability α until the first rejection) or
+conditional per-position rates α_1, α_2, … (a sequence; positions beyond it repeat the last).
+
+- ``fixed``: γ every step; E[tokens] = τ(γ) = 1 + Σ_{i≤γ} P(first i accepted) (Leviathan et
+  al. 2023, Eq. 1, bonus token counted).
+- ``hf-heuristic``: transformers' assisted generation (``num_assistant_tokens_schedule =
+  "heuristic"``, ``generation/candidate_generator.py``, ``update_candidate_strategy``): after a
+  step whose γ drafts were all accepted γ grows by 2, otherwise it shrinks by 1 (never below
+  1). γ is a Markov chain; over a long generation the expected rate is the ratio of stationary
+  means, Σ π(γ)τ(γ) / Σ π(γ)T(γ) (renewal-reward).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+GAMMA_CAP = 64  # the heuristic's γ is kept below this (transformers caps it only by max_new_tokens)
+POLICIES = ("fixed", "hf-heuristic")
+
+
+def reach(acceptance, i: int) -> float:
+    """P(the first i drafts are all accepted)."""
+    if isinstance(acceptance, (int, float)):
+        return float(acceptance) ** i
+    out = 1.0
+    for j in range(i):
+        out *= acceptance[min(j, len(acceptance) - 1)]
+    return out
+
+
+def expected_tokens(acceptance, gamma: int) -> float:
+    """E[tokens emitted by a step with γ drafts] = 1 + Σ_{i≤γ} P(first i accepted)."""
+    return 1.0 + sum(reach(acceptance, i) for i in range(1, int(gamma) + 1))
+
+
+def heuristic_stationary(acceptance, gamma_start: int = 5, cap: int = GAMMA_CAP) -> np.ndarray:
+    """π(γ) for γ = 0..cap (π(0) = 0) of the hf-heuristic chain; γ_start only matters for the
+    transient (the chain is irreducible on 1..cap)."""
+    n = cap + 1
+    p = np.zeros((n, n))
+    for g in range(1, n):
+        up = reach(acceptance, g)
+        p[g, min(g + 2, cap)] += up
+        p[g, max(g - 1, 1)] += 1.0 - up
+    # π P = π, Σ π = 1 over states 1..cap: least squares on the stacked system.
+    a = np.vstack([(p[1:, 1:] - np.eye(cap)).T, np.ones(cap)])
+    b = np.zeros(cap + 1)
+    b[-1] = 1.0
+    pi = np.linalg.lstsq(a, b, rcond=None)[0]
+    pi = np.clip(pi, 0.0, None)
+    return np.concatenate([[0.0], pi / pi.sum()])
+
+
+def policy_rate(acceptance, step_s: Callable[[int], float], policy: str = "fixed", gamma: int = 5,
+                cap: int = GAMMA_CAP) -> tuple[float, float, float]:
+    """(E[tokens per step], E[seconds per step], mean γ) under ``policy``; ``step_s(γ)`` prices a
+    step with γ drafts (γ = 0 is plain decoding)."""
+    if policy == "fixed":
+        return expected_tokens(acceptance, gamma), float(step_s(gamma)), float(gamma)
+    if policy != "hf-heuristic":
+        raise ValueError(f"gamma policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+    pi = heuristic_stationary(acceptance, gamma, cap)
+    live = np.flatnonzero(pi > 1e-12)
+    tokens = sum(pi[g] * expected_tokens(acceptance, g) for g in live)
+    seconds = sum(pi[g] * float(step_s(int(g))) for g in live)
+    return float(tokens), float(seconds), float(pi @ np.arange(cap + 1))
+
+
+def best_fixed_gamma(acceptance, step_s: Callable[[int], float], max_gamma: int = 16) -> tuple[int, float]:
+    """The fixed γ in 0..max_gamma with the most tokens per second, and that rate."""
+    rates = [expected_tokens(acceptance, g) / step_s(g) for g in range(max_gamma + 1)]
+    best = int(np.argmax(rates))
+    return best, float(rates[best])
+
+
+def as_acceptance(alpha: float | None = None, rates: Sequence[float] | None = None):
+    """α or conditional per-position rates, checked: exactly one of them."""
+    if (alpha is None) == (rates is None):
+        raise ValueError("give exactly one of alpha and per-position rates")
+    if rates is not None:
+        rates = tuple(float(r) for r in rates)
+        if not rates or any(not 0.0 <= r <= 1.0 for r in rates):
+            raise ValueError("per-position rates must be probabilities in [0, 1]")
+        return rates
+    a = float(alpha)
+    if not 0.0 <= a <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+    return a

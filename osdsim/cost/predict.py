@@ -1,0 +1,123 @@
+"""The batch- and framework-aware speedup of speculative decoding from cards, and its inverse.
+
+``predict`` prices a step on the cards (roofline + the serving framework's costs,
+:mod:`osdsim.cost.step`) and takes the expected tokens and seconds per step under the
+framework's γ policy (:mod:`osdsim.cost.gamma_policy`): speedup = (tokens per second with
+speculation) / (tokens per second of plain decoding at the same batch and context). Every
+prediction carries the assumptions it made. ``solve_alpha`` finds the α that explains a measured
+speedup, and says so when none in [0, 1] can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from osdsim.cost import gamma_policy as gp
+from osdsim.cost.framework import resolve
+from osdsim.cost.step import spec_step_time
+from osdsim.specs import HardwareSpec, ModelSpec
+
+DEFAULT_CONTEXT = 512  # tokens of context a prediction prices at when none is given
+_BISECT_STEPS = 60
+
+
+class Unreachable(ValueError):
+    """No α in [0, 1] explains a measured speedup on this set-up."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    speedup: float  # tokens/s with speculation over plain decoding, same batch and context
+    tau: float  # expected tokens per step under the policy (bonus token counted)
+    c: float  # draft forward / target forward, both at this batch and context
+    mean_gamma: float
+    step_s: float  # expected seconds of a speculative step
+    plain_step_s: float
+    optimal_gamma: int  # best fixed γ for this acceptance on this set-up
+    optimal_speedup: float
+    framework: str
+    hardware: str
+    policy: str
+    batch: int
+    context: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _setup(target, draft, hw, framework, batch, context, tp, draft_tp, dtype):
+    """The framework and a memoised price of a step with γ drafts (0: plain decoding)."""
+    fw = resolve(framework, hw)
+    memo: dict[int, float] = {}
+
+    def step_s(g: int) -> float:
+        if g not in memo:
+            memo[g] = spec_step_time(target, draft if g else None, hw, batch, g, context, dtype, tp, draft_tp, fw)
+        return memo[g]
+
+    return fw, step_s
+
+
+def predict(acceptance, target: ModelSpec, draft: ModelSpec, hw: HardwareSpec, *, framework=None,
+            batch: int = 1, gamma: int | None = None, policy: str | None = None,
+            context: float = DEFAULT_CONTEXT, tp: int = 1, draft_tp: int = 1, dtype: str | None = None,
+            max_gamma: int = 16) -> Prediction:
+    """The speedup of ``draft`` speculating for ``target`` on ``hw`` (see the module docstring).
+
+    ``acceptance``: α or conditional per-position rates (:func:`gamma_policy.as_acceptance`).
+    ``policy`` defaults to the framework's (transformers: hf-heuristic); ``gamma`` is the fixed
+    γ, or the heuristic's start (default: the framework's ``gamma_start``); a fixed policy with
+    no ``gamma`` uses the best γ.
+    """
+    setup = _setup(target, draft, hw, framework, batch, context, tp, draft_tp, dtype)
+    return _predict(acceptance, setup, hw.name, batch, gamma, policy, context, max_gamma)
+
+
+def _predict(acceptance, setup, hardware: str, batch, gamma, policy, context, max_gamma) -> Prediction:
+    fw, step_s = setup
+    acceptance = gp.as_acceptance(rates=acceptance) if isinstance(acceptance, (list, tuple)) \
+        else gp.as_acceptance(alpha=acceptance)
+    policy = policy or fw.gamma_policy
+    if policy == "goodput":
+        policy, gamma = "fixed", None
+    best, best_rate = gp.best_fixed_gamma(acceptance, step_s, max_gamma)
+    plain = step_s(0)
+    if gamma is None:
+        gamma = best if policy == "fixed" else fw.gamma_start
+    tokens, seconds, mean_gamma = gp.policy_rate(acceptance, step_s, policy, int(gamma))
+    draft_s = step_s(1) - plain  # one draft forward (and, at γ 1, one more verified token)
+    return Prediction(
+        speedup=tokens / seconds * plain, tau=tokens, c=draft_s / plain, mean_gamma=mean_gamma,
+        step_s=seconds, plain_step_s=plain, optimal_gamma=best, optimal_speedup=best_rate * plain,
+        framework=fw.name, hardware=hardware, policy=policy if policy == "fixed" else f"{policy} from {gamma}",
+        batch=int(batch), context=float(context))
+
+
+def solve_alpha(measured_speedup: float, target: ModelSpec, draft: ModelSpec, hw: HardwareSpec,
+                **kwargs) -> float:
+    """The α whose :func:`predict` speedup equals ``measured_speedup`` (kwargs as ``predict``);
+    :class:`Unreachable` when even α = 0 is faster or α = 1 is slower than measured."""
+    fixed = {k: kwargs.pop(k) for k in ("batch", "gamma", "policy", "context", "max_gamma") if k in kwargs}
+    setup = _setup(target, draft, hw, kwargs.pop("framework", None), fixed.get("batch", 1),
+                   fixed.get("context", DEFAULT_CONTEXT), kwargs.pop("tp", 1), kwargs.pop("draft_tp", 1),
+                   kwargs.pop("dtype", None))
+    if kwargs:
+        raise TypeError(f"solve_alpha got unexpected arguments {sorted(kwargs)}")
+
+    def speed(a: float) -> float:
+        return _predict(a, setup, hw.name, fixed.get("batch", 1), fixed.get("gamma"), fixed.get("policy"),
+                        fixed.get("context", DEFAULT_CONTEXT), fixed.get("max_gamma", 16)).speedup
+
+    m = float(measured_speedup)
+    low, high = speed(0.0), speed(1.0)
+    if not low <= m <= high:
+        raise Unreachable(f"no alpha in [0, 1] explains a speedup of {m:g} here: this set-up gives "
+                          f"{low:.3g} at alpha 0 and {high:.3g} at alpha 1")
+    lo, hi = 0.0, 1.0
+    for _ in range(_BISECT_STEPS):
+        mid = 0.5 * (lo + hi)
+        if speed(mid) < m:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
