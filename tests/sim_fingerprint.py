@@ -96,6 +96,16 @@ def _variants() -> dict[str, dict]:
     v["constant_cost"] = {"cost": {"model": "constant",
                                    "forward_s": {"vicuna-7b-v1.3": 0.02, "llama-160m": 0.002}}}
     v["seed7"] = {"seed": 7}
+    v["fw_hf_eager"] = {"framework": "hf-eager"}
+    v["fw_vllm_v0_expansion"] = {"framework": "vllm-v0", "max_batch": 64, "workload": {"rate": 30.0}}
+    v["fw_sglang_chunked"] = {"framework": "sglang", "prefill_chunk": 128}
+    v["fw_none"] = {"framework": "none"}
+    v["draft_tp"] = {"target": "llama-2-70b", "draft": "llama-3.2-1b", "hardware": "h100-sxm", "tp": 4,
+                     "draft_tp": 2}
+    v["draft_dtype"] = {"target": "llama-3.1-8b", "draft": "llama-3.2-1b", "hardware": "h100-sxm",
+                        "dtype": "fp8", "draft_dtype": "bf16"}
+    v["quantised"] = {"target": "qwen2.5-7b", "draft": "qwen2.5-0.5b", "hardware": "rtx-3090",
+                      "framework": "llama.cpp-gpu", "dtype": "q4_k", "draft_dtype": "q8_0"}
     curves = {"acceptance": {"model": "learning_curve", "domains": CURVES}, "workload": TWO_DOMAINS}
     v["curve_frozen"] = curves
     for mode in ("spare", "exclusive"):

@@ -41,16 +41,21 @@ EXPECTED_LLM = {
     # others
     "mistral-7b-v0.1", "codellama-7b", "codellama-34b", "deepseek-coder-1.3b", "deepseek-coder-6.7b",
     "deepseek-coder-33b", "smollm2-135m-instruct", "smollm2-360m", "smollm2-1.7b",
+    # LLaMA-1, Code Llama 13B, Gemma 2, Qwen2, the DeepSeek-R1 distills and the 32K Llama 2
+    "llama-7b", "llama-13b", "llama-30b", "llama-65b", "codellama-13b", "gemma-2-9b", "qwen2-0.5b",
+    "deepseek-r1-distill-qwen-1.5b", "deepseek-r1-distill-qwen-32b", "deepseek-r1-distill-llama-8b",
+    "deepseek-r1-distill-llama-70b", "llama-2-7b-32k",
 }
 # The hardware cards that existed before serving-framework cards; they still carry framework overheads.
 PREEXISTING_HARDWARE = {"cpu", "a100-40g", "a100-80g", "h100-sxm", "h200", "l4", "a10g"}
 EXPECTED_HARDWARE = PREEXISTING_HARDWARE | {
     "rtx-3090", "rtx-4090", "rtx-3060-12g", "l40s", "l40", "a40", "a6000", "a100-80g-pcie",
     "h100-pcie", "h100-nvl", "mi300x", "m2-ultra", "m3-max", "t4", "v100-sxm2-32g",
+    "rtx-5060-ti", "gtx-1080-ti", "tesla-p40", "m1-ultra", "m1-pro", "radeon-pro-w7900",
 }
 
 # REFERENCE.md, hardware table (vendor spec sheets, dense): memory GB, bandwidth GB/s, bf16 TFLOP/s
-# (fp16 where the part has no bf16: T4, V100, Apple GPUs).
+# (fp16 where the part has no bf16: T4, V100, Apple GPUs, and Pascal, where it is the 1/64-rate figure).
 REFERENCE_HARDWARE = {
     "a100-40g": (40, 1555, 312),
     "a100-80g": (80, 2039, 312),
@@ -88,6 +93,20 @@ REFERENCE_HARDWARE = {
     "t4": (16, 320, 65),
     # NVIDIA V100 datasheet, SXM2 column: 32 GB, 900 GB/s, tensor 125 (FP16, no BF16).
     "v100-sxm2-32g": (32, 900, 125),
+    # RTX 5060 Ti launch specs (16 GB GDDR7, 28 Gbps x 128 bit = 448 GB/s); 47.4 is derived: NVIDIA's 759 AI TOPS
+    # (FP4, sparse) / 16 = 36 SMs x 512 FLOP/clk x 2.572 GHz, BF16/FP16 with FP32 accumulate (measured 47.0).
+    "rtx-5060-ti": (16, 448, 47.4),
+    # GTX 1080 Ti spec table (11 GB GDDR5X, 484 GB/s); FP16 0.177 derived at 1/64 of FP32 (CUDA programming guide,
+    # cc 6.1: 2 vs 128 results/clk/SM); no tensor cores, no BF16.
+    "gtx-1080-ti": (11, 484, 0.177),
+    # NVIDIA Tesla P40 datasheet (24 GB GDDR5, 346 GB/s, 12 TFLOPS FP32, 47 TOPS INT8); FP16 0.184 at 1/64 of FP32.
+    "tesla-p40": (24, 346, 0.184),
+    # Apple M1 Ultra announcement: 128 GB, 800 GB/s; FP16 21.2 derived (64 cores x 128 ALUs x 2 x 1.296 GHz).
+    "m1-ultra": (128, 800, 21.2),
+    # Apple M1 Pro announcement: 32 GB, 200 GB/s; FP16 5.2 (Apple's keynote figure for the 16-core GPU, as reported).
+    "m1-pro": (32, 200, 5.2),
+    # AMD Radeon PRO W7900 product page: 48 GB GDDR6, 864 GB/s, peak FP16 122.64 (BF16 WMMA at the same rate).
+    "radeon-pro-w7900": (48, 864, 122.64),
 }
 
 # Aliases (``like:``) and the fields each one sets besides its source.
@@ -107,6 +126,15 @@ ALIASES = {
     "qwen2.5-72b-instruct": ("qwen2.5-72b", {"max_context"}),
     "qwen2.5-coder-0.5b-instruct": ("qwen2.5-coder-0.5b", set()),
     "qwen2.5-coder-32b-instruct": ("qwen2.5-coder-32b", set()),
+    # LLaMA-1 base models share the config of their Vicuna v1.3 fine-tunes.
+    "llama-7b": ("vicuna-7b-v1.3", set()),
+    "llama-13b": ("vicuna-13b-v1.3", set()),
+    "llama-30b": ("vicuna-33b-v1.3", set()),
+    "qwen2-0.5b": ("qwen2.5-0.5b", {"max_context"}),  # the Qwen2 base config ships 131072
+    "llama-2-7b-32k": ("llama-2-7b", {"max_context"}),  # linear RoPE interpolation to 32768
+    "deepseek-r1-distill-qwen-32b": ("qwen2.5-32b", set()),
+    "deepseek-r1-distill-llama-8b": ("llama-3.1-8b", set()),
+    "deepseek-r1-distill-llama-70b": ("llama-3.3-70b-instruct", set()),  # based on Llama-3.3-70B-Instruct
 }
 
 VALID_MODEL_YAML = """\
@@ -211,17 +239,36 @@ def test_every_hardware_card_is_in_the_reference_table():
 def test_fp8_only_where_the_card_has_it():
     for name in ("h100-sxm", "h200", "l4", "h100-pcie", "h100-nvl", "l40s", "l40", "rtx-4090", "mi300x"):
         assert "fp8" in load_hardware(name).peak_flops, name
+    assert "fp8" in load_hardware("rtx-5060-ti").peak_flops
     for name in ("a100-40g", "a100-80g", "a10g", "a100-80g-pcie", "a40", "a6000", "rtx-3090",
-                 "rtx-3060-12g", "t4", "v100-sxm2-32g", "m2-ultra", "m3-max"):
+                 "rtx-3060-12g", "t4", "v100-sxm2-32g", "m2-ultra", "m3-max", "m1-ultra", "m1-pro",
+                 "gtx-1080-ti", "tesla-p40", "radeon-pro-w7900"):
         assert "fp8" not in load_hardware(name).peak_flops, name
 
 
 def test_no_bf16_peak_on_parts_without_bf16():
     # Turing, Volta and Apple GPUs have no BF16 units; their cards must not invent a bf16 peak.
-    for name in ("t4", "v100-sxm2-32g", "m2-ultra", "m3-max"):
+    for name in ("t4", "v100-sxm2-32g", "m2-ultra", "m3-max", "m1-ultra", "m1-pro"):
         hw = load_hardware(name)
         assert "bf16" not in hw.peak_flops, name
         assert hw.default_dtype == "fp16", name
+
+
+def test_pascal_cards_have_no_fast_half_precision():
+    # GP102 has no tensor cores and runs FP16 at 1/64 of FP32 (compute capability 6.1): no bf16/tf32 peak, an fp16
+    # peak far below fp32, and fp32 as the default dtype.
+    for name in ("gtx-1080-ti", "tesla-p40"):
+        hw = load_hardware(name)
+        assert not {"bf16", "tf32", "fp8"} & set(hw.peak_flops), name
+        assert hw.default_dtype == "fp32", name
+        assert hw.peak_flops["fp16"] == pytest.approx(hw.peak_flops["fp32"] / 64, rel=0.01), name
+    assert load_hardware("tesla-p40").peak_flops["int8"] == 47e12  # dp4a, datasheet
+
+
+def test_cards_without_a_gpu_link_are_single_devices():
+    for name in ("rtx-5060-ti", "gtx-1080-ti", "tesla-p40", "m1-ultra", "m1-pro", "radeon-pro-w7900"):
+        hw = load_hardware(name)
+        assert hw.interconnect_Bps == 0 and hw.gpus_per_node == 1, name
 
 
 @pytest.mark.parametrize("name", sorted(set(HARDWARE_CARDS) - PREEXISTING_HARDWARE))
@@ -480,3 +527,23 @@ def test_large_llama_counts():
     assert load_model("llama-3-8b").computed_params == load_model("llama-3.1-8b").computed_params
     assert load_model("vicuna-33b-v1.3").computed_params == 32_528_943_616
     assert load_model("llama-3.2-3b").tied_embeddings
+    # LLaMA-1 65B: 80 x (4·8192² + 3·8192·22016 + 2·8192) + 2·32000·8192 + 8192 (paper: 65.2B).
+    assert load_model("llama-65b").computed_params == 65_285_660_672
+    assert load_model("codellama-13b").computed_params == 13_016_028_160
+
+
+def test_gemma2_9b_within_its_extra_norms():
+    # Gemma 2 has four RMSNorms per block; ModelSpec counts two, so the card is short by exactly 42 x 2 x 3584
+    # of the report's 917,504,000 + 8,324,201,984 parameters.
+    gemma = load_model("gemma-2-9b")
+    assert gemma.tied_embeddings and gemma.head_dim == 256 and gemma.q_dim == 4096
+    assert gemma.embedding_params == 917_504_000
+    assert gemma.computed_params + 42 * 2 * 3584 == 917_504_000 + 8_324_201_984
+
+
+def test_r1_distill_qwen_1_5b_unties_the_head():
+    # Not an alias of qwen2.5-1.5b: the same blocks, plus an untied 151936 x 1536 LM head (1,777,088,000 in all).
+    distill, base = load_model("deepseek-r1-distill-qwen-1.5b"), load_model("qwen2.5-1.5b")
+    assert distill.computed_params == 1_777_088_000
+    assert distill.computed_params - base.computed_params == 151936 * 1536
+    assert distill.layer_params == base.layer_params and not distill.tied_embeddings

@@ -31,7 +31,8 @@ def test_speedup_from_cards(capsys):
                            "--draft", "llama-160m", "--hardware", "a100-80g", "--batch", "4", "--json")
     data = json.loads(out)
     assert code == 0 and 0 < data["c"] < 1 and data["batch"] == 4
-    assert "roofline_speedup" in data and data["optimal_gamma"] >= 0
+    assert "closed_form_speedup" in data and data["optimal_gamma"] >= 0
+    assert data["framework"] == "vllm-v1"  # the default framework, stated
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -28,6 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--hardware", help="hardware card")
     p.add_argument("--batch", type=int, default=1, help="batch at which c is priced (default 1)")
     p.add_argument("--context", type=int, default=512, help="context at which c is priced (default 512)")
+    p.add_argument("--framework", help="serving-framework card (default: the one the log's format implies: "
+                                        "vllm-v0, vllm-v1 or llama.cpp-gpu)")
     p.add_argument("--c", type=float, help="draft/target forward-time ratio instead of cards")
     p.add_argument("--what-if-gamma", help="comma-separated gammas to predict, e.g. 1,3,5,8")
     p.add_argument("--what-if-alpha", help="comma-separated alphas to predict, e.g. 0.8,0.9")
@@ -67,18 +69,21 @@ def run(args) -> Result:
     overall = analysis["overall"]
     if args.c is None and args.target and overall["alpha"] is not None and overall["gamma"]:
         from osdsim.specs import load_hardware, load_model
-        from osdsim.validate.imported import roofline_what_if
+        from osdsim.validate.imported import implied_framework, roofline_what_if
 
         payload["roofline_prediction"] = roofline_what_if(
             overall["alpha"], overall["gamma"], load_model(args.target), load_model(args.draft),
-            load_hardware(args.hardware), args.batch, args.context, gammas, alphas)
+            load_hardware(args.hardware), args.batch, args.context, gammas, alphas,
+            framework=args.framework or implied_framework(result.aggregates))
     if args.target and args.draft and args.hardware:
         from osdsim.cost.measured import auto_cost
         from osdsim.specs import load_hardware, load_model
-        from osdsim.validate.imported import throughput_check
+        from osdsim.validate.imported import implied_framework, throughput_check
 
         hw = load_hardware(args.hardware)
-        check = throughput_check(result.aggregates, auto_cost(hw), load_model(args.target),
+        framework = args.framework or implied_framework(result.aggregates)
+        payload["framework"] = framework
+        check = throughput_check(result.aggregates, auto_cost(hw, framework=framework), load_model(args.target),
                                  load_model(args.draft), args.context)
         if check is not None:
             payload["throughput_check"] = check

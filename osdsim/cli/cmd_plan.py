@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from osdsim.cli.cmd_simulate import _framework_set
 from osdsim.cli.common import Result, UsageError, add_parser, table
 
 
@@ -24,6 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("--max-replicas", type=int, default=128)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario field (dotted path), e.g. --set workload.num_requests=2000")
+    p.add_argument("--framework", help="serving-framework card for every scenario (models/framework; "
+                                        "same as --set framework=NAME; default vllm-v1)")
     p.add_argument("--out", help="write the plan table here (.csv or .parquet)")
     p.set_defaults(handler=run)
 
@@ -74,7 +77,7 @@ def run(args) -> Result:
     if any(r <= 0 for r in args.rate):
         raise UsageError("--rate must be positive")
     slo = parse_slo(args.slo)
-    df = plan_table(args.scenario, slo, rates=args.rate, overrides=args.set,
+    df = plan_table(args.scenario, slo, rates=args.rate, overrides=args.set + _framework_set(args),
                     modes=[m.strip() for m in args.modes.split(",") if m.strip()], drafts=args.draft or None,
                     gammas=[_gamma(g) for g in args.gamma] or None, max_replicas=args.max_replicas,
                     out=args.out)

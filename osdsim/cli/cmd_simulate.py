@@ -25,6 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("scenario", help="scenario file (.yaml, .yml or .toml); see examples/scenarios/")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field, e.g. --set workload.rate=5 (repeatable; YAML values)")
+    p.add_argument("--framework", help="serving-framework card for every scenario (models/framework; "
+                                        "same as --set framework=NAME; default vllm-v1)")
     p.add_argument("--out", metavar="DIR", help="write requests.csv, steps.csv, updates.csv, "
                    "summary.json and scenario.json into DIR")
     p.add_argument("--workers", type=int, default=1, metavar="N",
@@ -47,7 +49,7 @@ def run(args) -> Result:
         raise UsageError(f"scenario must be a .yaml, .yml or .toml file, got {path.name}")
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
-    scenario = load_scenario(path, parse_overrides(args.overrides))
+    scenario = load_scenario(path, parse_overrides(args.overrides + _framework_set(args)))
     result = simulate(scenario, baseline=not args.no_baseline, workers=args.workers)
     summary = result.summary
     if args.out:
@@ -80,4 +82,10 @@ def _text(summary: dict) -> str:
     if base is not None:
         text += "\n\nplain decoding (same requests):\n" + key_values({k: base[k] for k in SHOWN if k in base})
         text += f"\n\nspeedup (baseline mean latency / mean latency): {summary['speedup']:.3f}"
+    assumed = summary.get("assumptions") or {}
+    text += "\n\nassumed: " + "; ".join(f"{k} {v}" for k, v in assumed.items() if v is not None)
     return text
+
+
+def _framework_set(args) -> list[str]:
+    return [f"framework={args.framework}"] if args.framework else []

@@ -1,72 +1,195 @@
-"""``osdsim speedup``: Leviathan's closed forms for one point, with c given or from cards."""
+"""``osdsim speedup``: will speculation pay? One verdict line, then the numbers behind it.
+
+Acceptance as users have it (exactly one): ``--alpha``; ``--tau`` (mean accepted length with the
+bonus token, as Spec-Bench, EAGLE and vLLM V1 report it); ``--accepted``/``--drafted`` counts;
+``--per-position`` rates (vLLM V1's "Per-position acceptance rate"); or ``--measured-speedup``,
+which solves for the α that explains a measurement.
+"""
 
 from __future__ import annotations
 
 from osdsim.cli.common import Result, UsageError, add_parser, key_values
 
+EXAMPLE = ("example: osdsim speedup --tau 2.28 --gamma 5 --target vicuna-7b-v1.3 --draft vicuna-68m "
+           "--hardware a100-80g --framework hf-eager")
+
 
 def register(subparsers) -> None:
-    p = add_parser(subparsers, "speedup", "closed-form speedup of speculative decoding",
-                   "Expected tokens per step (tau), walltime improvement and the best gamma "
-                   "(Leviathan et al. 2023). Give --c, or --target/--draft/--hardware to derive c "
-                   "from the cards with the roofline (then the batch-aware roofline speedup, which "
-                   "prices the verify over gamma+1 tokens, is reported too).")
-    p.add_argument("--alpha", type=float, required=True, help="per-token acceptance rate, 0..1")
-    p.add_argument("--gamma", type=int, required=True, help="draft tokens proposed per step (>= 0)")
-    p.add_argument("--c", type=float, help="draft forward time / target forward time")
-    p.add_argument("--target", help="target model card (models/llm)")
+    p = add_parser(subparsers, "speedup", "will speculative decoding pay? (closed forms + cards)",
+                   "Expected tokens per step (tau), the speedup over plain decoding and the best gamma. "
+                   "With --target/--draft/--hardware (cards: names or YAML paths) 'speedup' is the "
+                   "batch- and framework-aware prediction: each step priced by the roofline plus the "
+                   "serving framework's costs (--framework), under the framework's gamma policy; "
+                   "'closed_form_speedup' is Leviathan's tau/(gamma*c+1) with that c, which ignores "
+                   "the verify's growth with batch and the framework's per-step costs. With --c alone "
+                   "only the closed form is available. " + EXAMPLE)
+    acc = p.add_argument_group("acceptance (give exactly one)")
+    acc.add_argument("--alpha", type=float, help="per-token acceptance probability, 0..1")
+    acc.add_argument("--tau", type=float, help="mean accepted length per step, bonus token included (1..gamma+1)")
+    acc.add_argument("--accepted", type=float, help="accepted draft tokens (with --drafted)")
+    acc.add_argument("--drafted", type=float, help="drafted tokens (with --accepted)")
+    acc.add_argument("--rate-kind", choices=("prefix", "position"), default="prefix",
+                     help="what --accepted counts: the accepted prefix (vLLM V1, llama.cpp, transformers; "
+                          "default) or every accepted position (vLLM V0's 'Draft acceptance rate')")
+    acc.add_argument("--per-position", help="comma-separated unconditional rates r_i = P(position i accepted)")
+    acc.add_argument("--measured-speedup", type=float, help="solve for the alpha that explains this speedup")
+    p.add_argument("--gamma", type=int, help="draft tokens per step (default: the best gamma, or the "
+                                             "framework's start value under its heuristic policy)")
+    p.add_argument("--policy", choices=("fixed", "hf-heuristic"), help="gamma policy (default: the framework's)")
+    p.add_argument("--c", type=float, help="draft forward time / target forward time (closed form only)")
+    p.add_argument("--target", help="target model card (name in models/llm or a YAML path)")
     p.add_argument("--draft", help="draft model card")
-    p.add_argument("--hardware", help="hardware card (models/hardware)")
+    p.add_argument("--hardware", help="hardware card (name in models/hardware or a YAML path)")
+    p.add_argument("--framework", help="serving-framework card (models/framework; default vllm-v1)")
     p.add_argument("--batch", type=int, default=1, help="sequences per forward (default 1)")
-    p.add_argument("--context", type=int, default=256, help="cached tokens per sequence (default 256)")
-    p.add_argument("--dtype", help="weight/KV dtype (default: the card's)")
-    p.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs for the target")
-    p.add_argument("--max-gamma", type=int, default=32, help="search bound for the optimal gamma")
+    p.add_argument("--context", type=int, default=512, help="cached tokens per sequence (default 512)")
+    p.add_argument("--dtype", help="weight dtype (default: the card's; e.g. fp8, int4, q4_k)")
+    p.add_argument("--draft-dtype", help="the draft's weight dtype (default: --dtype)")
+    p.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs for the target (default 1)")
+    p.add_argument("--draft-tp", type=int, default=1, help="tensor-parallel GPUs for the draft (default 1)")
+    p.add_argument("--max-gamma", type=int, default=16, help="search bound for the best gamma (default 16)")
     p.set_defaults(handler=run)
 
 
-def run(args) -> Result:
-    from osdsim import cost
+def _acceptance(args):
+    """(alpha or per-position conditional rates, where it came from)."""
+    from osdsim.cost import acceptance_inputs as ai
+    from osdsim.cost import gamma_policy as gp
 
-    if not 0.0 <= args.alpha <= 1.0:
-        raise UsageError(f"--alpha must be in [0, 1], got {args.alpha}")
-    if args.gamma < 0:
+    given = [n for n in ("alpha", "tau", "accepted", "per_position", "measured_speedup")
+             if getattr(args, n) is not None]
+    if (args.accepted is None) != (args.drafted is None):
+        raise UsageError("--accepted and --drafted go together")
+    if len(given) != 1:
+        raise UsageError("give exactly one of --alpha, --tau, --accepted/--drafted, --per-position and "
+                         f"--measured-speedup (got {', '.join('--' + g.replace('_', '-') for g in given) or 'none'})")
+    if args.alpha is not None:
+        if not 0.0 <= args.alpha <= 1.0:
+            raise UsageError(f"--alpha must be in [0, 1], got {args.alpha}")
+        return gp.as_acceptance(alpha=args.alpha), "given"
+    if args.per_position is not None:
+        try:
+            rates = [float(x) for x in args.per_position.split(",") if x.strip()]
+        except ValueError:
+            raise UsageError(f"--per-position must be comma-separated numbers, got {args.per_position!r}") from None
+        return tuple(ai.conditional_rates(rates)), f"per-position rates {args.per_position}"
+    gamma, policy = args.gamma, args.policy or "fixed"
+    if gamma is None:
+        raise UsageError(f"--{given[0].replace('_', '-')} needs --gamma (what it means depends on gamma)")
+    if args.tau is not None:
+        return gp.alpha_for_tokens(args.tau, policy, gamma), f"tau {args.tau:g} at gamma {gamma}"
+    if args.accepted is not None:
+        return (ai.alpha_from_counts(args.accepted, args.drafted, gamma, args.rate_kind),
+                f"{args.accepted:g} of {args.drafted:g} drafts accepted ({args.rate_kind})")
+    return None, "measured speedup"
+
+
+def _checks(args) -> None:
+    for name, low in (("batch", 1), ("context", 0), ("tp", 1), ("draft_tp", 1), ("max_gamma", 1)):
+        value = getattr(args, name)
+        if value < low:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+    if args.gamma is not None and args.gamma < 0:
         raise UsageError(f"--gamma must be >= 0, got {args.gamma}")
-    if args.batch < 1:
-        raise UsageError(f"--batch must be >= 1, got {args.batch}")
-    if args.context < 0:
-        raise UsageError(f"--context must be >= 0, got {args.context}")
-    cards = [args.target, args.draft, args.hardware]
-    payload: dict = {"alpha": args.alpha, "gamma": args.gamma}
-    if args.c is not None:
-        if any(cards):
-            raise UsageError("give either --c or --target/--draft/--hardware, not both")
-        if args.c < 0:
-            raise UsageError(f"--c must be >= 0, got {args.c}")
-        c = args.c
-        payload["c_source"] = "given"
-    elif all(cards):
-        from osdsim.specs import load_hardware, load_model
+    if args.c is not None and not args.c >= 0:
+        raise UsageError(f"--c must be >= 0, got {args.c}")
 
-        target, draft, hw = load_model(args.target), load_model(args.draft), load_hardware(args.hardware)
-        c = float(cost.c_from_cards(target, draft, hw, args.batch, args.context, args.dtype, args.tp))
-        payload.update(target=target.name, draft=draft.name, hardware=hw.name, batch=args.batch,
-                       context=args.context, tp=args.tp, c_source="roofline")
-    else:
+
+def _closed_form(args, acceptance, source: str) -> dict:
+    from osdsim.cost import gamma_policy as gp
+
+    if acceptance is None:
+        if args.gamma is None:
+            raise UsageError("--measured-speedup with --c needs --gamma")
+        acceptance = _alpha_for_closed_form(args.measured_speedup, args.gamma, args.c)
+        source = f"solved from the measured speedup {args.measured_speedup:g}"
+    c = args.c
+
+    def step(g: int) -> float:
+        return g * c + 1.0
+
+    best, rate = gp.best_fixed_gamma(acceptance, step, args.max_gamma)
+    gamma = best if args.gamma is None else args.gamma
+    tau = gp.expected_tokens(acceptance, gamma)
+    return {"alpha": acceptance if isinstance(acceptance, float) else None, "alpha_source": source, "gamma": gamma,
+            "tau": tau, "speedup": tau / step(gamma), "c": c, "c_source": "given", "optimal_gamma": best,
+            "optimal_speedup": rate, "alpha_exceeds_c": isinstance(acceptance, float) and acceptance > c,
+            "framework": "none (closed form: tau / (gamma c + 1))", "policy": "fixed"}
+
+
+def _alpha_for_closed_form(measured: float, gamma: int, c: float) -> float:
+    from osdsim.cost import gamma_policy as gp
+
+    lo, hi = 0.0, 1.0
+    top = gp.expected_tokens(1.0, gamma) / (gamma * c + 1.0)
+    low = 1.0 / (gamma * c + 1.0)
+    if not low <= measured <= top:
+        raise UsageError(f"no alpha in [0, 1] explains a speedup of {measured:g} at gamma {gamma} and c {c:g}: "
+                         f"the closed form gives {low:.3g} at alpha 0 and {top:.3g} at alpha 1")
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if gp.expected_tokens(mid, gamma) / (gamma * c + 1.0) < measured else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def _with_cards(args, acceptance, source: str) -> dict:
+    from osdsim.cost import gamma_policy as gp
+    from osdsim.cost.framework import resolve
+    from osdsim.cost.predict import Unreachable, predict, solve_alpha
+    from osdsim.specs import load_hardware, load_model
+
+    target, draft, hw = load_model(args.target), load_model(args.draft), load_hardware(args.hardware)
+    fw = resolve(args.framework, hw)
+    policy = args.policy or ("fixed" if fw.gamma_policy == "goodput" else fw.gamma_policy)
+    kwargs = dict(framework=fw, batch=args.batch, gamma=args.gamma, policy=policy, context=args.context,
+                  tp=args.tp, draft_tp=args.draft_tp, dtype=args.dtype, draft_dtype=args.draft_dtype,
+                  max_gamma=args.max_gamma)
+    if acceptance is None:
+        try:
+            acceptance = solve_alpha(args.measured_speedup, target, draft, hw, **kwargs)
+        except Unreachable as exc:
+            raise UsageError(str(exc)) from None
+        source = f"solved from the measured speedup {args.measured_speedup:g}"
+    elif args.tau is not None and policy != "fixed":  # τ under the framework's own schedule
+        acceptance = gp.alpha_for_tokens(args.tau, policy, args.gamma)
+        source = f"tau {args.tau:g} under {policy} from gamma {args.gamma}"
+    p = predict(acceptance, target, draft, hw, **kwargs)
+    gamma = p.optimal_gamma if args.gamma is None and policy == "fixed" else (args.gamma or fw.gamma_start)
+    closed = gp.expected_tokens(acceptance, gamma) / (gamma * p.c + 1.0)
+    return {"alpha": acceptance if isinstance(acceptance, float) else None, "alpha_source": source,
+            "gamma": gamma, "tau": p.tau, "speedup": p.speedup, "c": p.c, "c_source": "cards",
+            "optimal_gamma": p.optimal_gamma, "optimal_speedup": p.optimal_speedup,
+            "alpha_exceeds_c": isinstance(acceptance, float) and acceptance > p.c,
+            "closed_form_speedup": closed, "framework": p.framework, "policy": p.policy, "mean_gamma": p.mean_gamma,
+            "target": target.name, "draft": draft.name, "hardware": hw.name, "batch": args.batch,
+            "context": args.context, "tp": args.tp, "draft_tp": args.draft_tp, "dtype": args.dtype or hw.default_dtype,
+            "step_s": p.step_s, "plain_step_s": p.plain_step_s}
+
+
+def verdict(payload: dict) -> str:
+    """One line: does speculation pay, by how much, at which γ, and what was assumed."""
+    s, g = payload["speedup"], payload["gamma"]
+    word = "pays" if s > 1.0 else "loses"
+    line = f"speculation {word} {s:.2f}x at gamma {g}"
+    if payload["policy"] != "fixed":
+        line += f" ({payload['policy']}, mean gamma {payload['mean_gamma']:.1f})"
+    line += f"; best fixed gamma {payload['optimal_gamma']}: {payload['optimal_speedup']:.2f}x"
+    where = f"{payload['target']} + {payload['draft']} on {payload['hardware']}, " if "target" in payload else ""
+    alpha = payload["alpha"]
+    acc = f"alpha {alpha:.3f}" if alpha is not None else "per-position acceptance"
+    return f"{line}  [{where}framework {payload['framework']}, {acc} ({payload['alpha_source']})]"
+
+
+def run(args) -> Result:
+    _checks(args)
+    cards = [args.target, args.draft, args.hardware]
+    if args.c is not None and any(cards):
+        raise UsageError("give either --c or --target/--draft/--hardware, not both")
+    if args.c is None and not all(cards):
         raise UsageError("give --c, or all of --target, --draft and --hardware")
-    best_gamma, best_speed = cost.optimal_gamma(args.alpha, c, args.max_gamma)
-    payload.update(
-        tau=cost.tau(args.alpha, args.gamma),
-        speedup=cost.walltime_improvement(args.alpha, args.gamma, c),
-        c=c,
-        optimal_gamma=best_gamma,
-        optimal_speedup=best_speed,
-        alpha_exceeds_c=args.alpha > c,
-    )
-    if all(cards):
-        payload["roofline_speedup"] = cost.spec_speedup(args.alpha, target, draft, hw, args.batch, args.gamma,
-                                                        args.context, args.dtype, args.tp)
-        g, s = cost.optimal_gamma_at_batch(args.alpha, target, draft, hw, args.batch, args.context,
-                                           args.dtype, args.tp, max_gamma=min(args.max_gamma, 32))
-        payload.update(roofline_optimal_gamma=g, roofline_optimal_speedup=s)
-    return Result(payload, key_values(payload))
+    acceptance, source = _acceptance(args)
+    payload = _closed_form(args, acceptance, source) if args.c is not None else _with_cards(args, acceptance, source)
+    line = verdict(payload)
+    payload["verdict"] = line
+    details = {k: v for k, v in payload.items() if k != "verdict"}
+    return Result(payload, line + "\n" + key_values(details))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from osdsim.cli.cmd_simulate import _framework_set
 from osdsim.cli.common import Result, UsageError, add_parser, table
 
 
@@ -20,6 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a base scenario field before sweeping, e.g. --set workload.num_requests=400 "
                         "(repeatable; YAML values, as for simulate and plan)")
+    p.add_argument("--framework", help="serving-framework card for every scenario (models/framework; "
+                                        "same as --set framework=NAME; default vllm-v1)")
     p.add_argument("--random", type=int, metavar="N", help="sample N random points instead of the full grid")
     p.add_argument("--seed", type=int, default=0, help="seed for --random")
     p.add_argument("--evaluator", default="simulate", choices=["simulate", "roofline"],
@@ -76,7 +79,7 @@ def run(args) -> Result:
         points = random_points(axes, args.random, args.seed)
     else:
         points = grid_points(axes)
-    base = apply_overrides(read_scenario_file(args.scenario) if args.scenario else {}, parse_overrides(args.set))
+    base = apply_overrides(read_scenario_file(args.scenario) if args.scenario else {}, parse_overrides(args.set + _framework_set(args)))
     out = Path(args.out)
     df, resumed, computed = sweep_table(
         base, points, out, evaluator=args.evaluator, backend=args.backend, workers=args.workers,

@@ -44,6 +44,9 @@ def register(subparsers) -> None:
                         "its learning curves and the simulator's distiller)")
     p.add_argument("--context", type=int, default=512,
                    help="imported logs only: mean context (tokens) of the logged batches (default 512)")
+    p.add_argument("--framework", help="serving-framework card pricing what the card's table does not cover "
+                                        "(default: an imported log's own, e.g. vllm-v0 or vllm-v1; else vllm-v1; "
+                                        "a calibrated card's fitted overheads take precedence)")
     p.add_argument("--figure", help="write the predicted-vs-measured figure (PNG) here")
     p.add_argument("--table", help="write the per-record table (CSV) here")
     p.set_defaults(handler=run)
@@ -53,7 +56,8 @@ def run(args) -> Result:
     return validate_to(args.trace, figure=args.figure, table=args.table, card=args.card, cost=args.cost,
                        extrapolate=args.extrapolate, models=args.models, target_card=args.target_card,
                        draft_card=args.draft_card, curves=args.curves, repeats=args.repeats, seed=args.seed,
-                       records=args.records, scale=args.scale, simulator=args.simulator, context=args.context)
+                       records=args.records, scale=args.scale, simulator=args.simulator, context=args.context,
+                       framework=args.framework)
 
 
 def validate_to(trace: str, *, figure: str | None = None, table: str | None = None, **options) -> Result:

@@ -91,3 +91,21 @@ def as_acceptance(alpha: float | None = None, rates: Sequence[float] | None = No
     if not 0.0 <= a <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
     return a
+
+
+def alpha_for_tokens(tokens: float, policy: str = "fixed", gamma: int = 5) -> float:
+    """The i.i.d. α whose expected tokens per step under ``policy`` (γ fixed, or the heuristic's
+    start) is ``tokens`` — τ as Spec-Bench and vLLM report it, bonus token included."""
+    def mean_tokens(a: float) -> float:
+        return policy_rate(a, lambda g: 1.0, policy, gamma)[0]
+
+    t = float(tokens)
+    top = mean_tokens(1.0)
+    if not 1.0 <= t <= top:
+        raise ValueError(f"tau must be in [1, {top:g}] for the {policy} policy with gamma {gamma} (it counts "
+                         f"the bonus token), got {tokens!r}")
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if mean_tokens(mid) < t else (lo, mid)
+    return 0.5 * (lo + hi)

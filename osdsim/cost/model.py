@@ -51,7 +51,7 @@ class _NoFramework:
     def step_overhead_s(self, batch, gamma, prefill_seqs=0):
         return 0.0
 
-    def for_draft(self, draft_tp: int):
+    def for_draft(self, draft_tp: int, dtype: str | None = None):
         return self
 
 
@@ -90,9 +90,13 @@ class RooflineCost:
     def step_overhead_s(self, batch, gamma, prefill_seqs=0):
         return float(self.fw.step_s(batch, gamma, prefill_seqs=prefill_seqs))
 
-    def for_draft(self, draft_tp: int) -> RooflineCost:
-        """The cost model of the draft's forwards, run across ``draft_tp`` GPUs."""
-        return self if draft_tp == self.tp else RooflineCost(self.hardware, self.dtype, draft_tp, self.fw)
+    def for_draft(self, draft_tp: int, dtype: str | None = None) -> RooflineCost:
+        """The cost model of the draft's forwards, run across ``draft_tp`` GPUs in ``dtype``
+        (default: the target's)."""
+        dtype = dtype or self.dtype
+        if draft_tp == self.tp and dtype == self.dtype:
+            return self
+        return RooflineCost(self.hardware, dtype, draft_tp, self.fw)
 
     def forward_flops(self, model, batch, new_tokens, context):
         return float(roofline.forward_flops(model, batch, new_tokens, context))

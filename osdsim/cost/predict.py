@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 from osdsim.cost import gamma_policy as gp
 from osdsim.cost.framework import resolve
-from osdsim.cost.step import spec_step_time
+from osdsim.cost.step import c_from_cards, spec_step_time
 from osdsim.specs import HardwareSpec, ModelSpec
 
 DEFAULT_CONTEXT = 512  # tokens of context a prediction prices at when none is given
@@ -29,7 +29,7 @@ class Unreachable(ValueError):
 class Prediction:
     speedup: float  # tokens/s with speculation over plain decoding, same batch and context
     tau: float  # expected tokens per step under the policy (bonus token counted)
-    c: float  # draft forward / target forward, both at this batch and context
+    c: float  # one draft forward / one target decode forward, both at this batch and context
     mean_gamma: float
     step_s: float  # expected seconds of a speculative step
     plain_step_s: float
@@ -45,14 +45,15 @@ class Prediction:
         return asdict(self)
 
 
-def _setup(target, draft, hw, framework, batch, context, tp, draft_tp, dtype):
+def _setup(target, draft, hw, framework, batch, context, tp, draft_tp, dtype, draft_dtype=None):
     """The framework and a memoised price of a step with γ drafts (0: plain decoding)."""
     fw = resolve(framework, hw)
-    memo: dict[int, float] = {}
+    memo: dict[int, float] = {-1: c_from_cards(target, draft, hw, batch, context, dtype, tp, draft_tp, fw, draft_dtype)}
 
     def step_s(g: int) -> float:
         if g not in memo:
-            memo[g] = spec_step_time(target, draft if g else None, hw, batch, g, context, dtype, tp, draft_tp, fw)
+            memo[g] = spec_step_time(target, draft if g else None, hw, batch, g, context, dtype, tp, draft_tp, fw,
+                                     draft_dtype)
         return memo[g]
 
     return fw, step_s
@@ -61,7 +62,7 @@ def _setup(target, draft, hw, framework, batch, context, tp, draft_tp, dtype):
 def predict(acceptance, target: ModelSpec, draft: ModelSpec, hw: HardwareSpec, *, framework=None,
             batch: int = 1, gamma: int | None = None, policy: str | None = None,
             context: float = DEFAULT_CONTEXT, tp: int = 1, draft_tp: int = 1, dtype: str | None = None,
-            max_gamma: int = 16) -> Prediction:
+            draft_dtype: str | None = None, max_gamma: int = 16) -> Prediction:
     """The speedup of ``draft`` speculating for ``target`` on ``hw`` (see the module docstring).
 
     ``acceptance``: α or conditional per-position rates (:func:`gamma_policy.as_acceptance`).
@@ -69,7 +70,7 @@ def predict(acceptance, target: ModelSpec, draft: ModelSpec, hw: HardwareSpec, *
     γ, or the heuristic's start (default: the framework's ``gamma_start``); a fixed policy with
     no ``gamma`` uses the best γ.
     """
-    setup = _setup(target, draft, hw, framework, batch, context, tp, draft_tp, dtype)
+    setup = _setup(target, draft, hw, framework, batch, context, tp, draft_tp, dtype, draft_dtype)
     return _predict(acceptance, setup, hw.name, batch, gamma, policy, context, max_gamma)
 
 
@@ -85,9 +86,8 @@ def _predict(acceptance, setup, hardware: str, batch, gamma, policy, context, ma
     if gamma is None:
         gamma = best if policy == "fixed" else fw.gamma_start
     tokens, seconds, mean_gamma = gp.policy_rate(acceptance, step_s, policy, int(gamma))
-    draft_s = step_s(1) - plain  # one draft forward (and, at γ 1, one more verified token)
     return Prediction(
-        speedup=tokens / seconds * plain, tau=tokens, c=draft_s / plain, mean_gamma=mean_gamma,
+        speedup=tokens / seconds * plain, tau=tokens, c=step_s(-1), mean_gamma=mean_gamma,
         step_s=seconds, plain_step_s=plain, optimal_gamma=best, optimal_speedup=best_rate * plain,
         framework=fw.name, hardware=hardware, policy=policy if policy == "fixed" else f"{policy} from {gamma}",
         batch=int(batch), context=float(context))
@@ -100,7 +100,7 @@ def solve_alpha(measured_speedup: float, target: ModelSpec, draft: ModelSpec, hw
     fixed = {k: kwargs.pop(k) for k in ("batch", "gamma", "policy", "context", "max_gamma") if k in kwargs}
     setup = _setup(target, draft, hw, kwargs.pop("framework", None), fixed.get("batch", 1),
                    fixed.get("context", DEFAULT_CONTEXT), kwargs.pop("tp", 1), kwargs.pop("draft_tp", 1),
-                   kwargs.pop("dtype", None))
+                   kwargs.pop("dtype", None), kwargs.pop("draft_dtype", None))
     if kwargs:
         raise TypeError(f"solve_alpha got unexpected arguments {sorted(kwargs)}")
 

@@ -183,7 +183,7 @@ def weight_bytes(model: ModelSpec, dtype: str = "bf16") -> float:
 
 def kv_capacity_tokens(target: ModelSpec, hw: HardwareSpec, tp: int = 1, dtype: str | None = None,
                        draft: ModelSpec | None = None, reserve_fraction: float = 0.1, draft_tp: int = 1,
-                       kv_dtype: str | None = None) -> float:
+                       kv_dtype: str | None = None, draft_dtype: str | None = None) -> float:
     """KV-cache tokens (target plus draft caches) that fit on a replica after the weights.
 
     ``reserve_fraction`` of memory is kept for activations and the allocator, as vLLM's
@@ -198,7 +198,7 @@ def kv_capacity_tokens(target: ModelSpec, hw: HardwareSpec, tp: int = 1, dtype: 
     used = weight_bytes(target, dtype) / tp
     per_token = target.kv_bytes_per_token(kv) / tp
     if draft is not None:
-        used += weight_bytes(draft, dtype) / draft_tp
+        used += weight_bytes(draft, draft_dtype or dtype) / draft_tp
         per_token += draft.kv_bytes_per_token(kv) / draft_tp
     return max(0.0, (usable - used) / per_token)
 

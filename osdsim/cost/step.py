@@ -64,22 +64,22 @@ def _zero(batch, gamma):
     return 0.0
 
 
-def _card_prices(hw, dtype, tp, draft_tp, framework):
+def _card_prices(hw, dtype, tp, draft_tp, framework, draft_dtype=None):
     target = RooflineCost(hw, dtype=dtype, tp=tp, framework=framework)
 
     def target_s(model, b, k, ctx):
         return forward_time(model, hw, b, k, ctx, dtype=dtype, tp=tp, framework=target.fw)
 
     def draft_s(model, b, k, ctx):
-        return forward_time(model, hw, b, k, ctx, dtype=dtype, tp=draft_tp, framework=target.fw)
+        return forward_time(model, hw, b, k, ctx, dtype=draft_dtype or dtype, tp=draft_tp, framework=target.fw)
 
     return target, target_s, draft_s
 
 
 def c_from_cards(target: ModelSpec, draft: ModelSpec, hw: HardwareSpec, batch=1, context=128,
-                 dtype: str | None = None, tp: int = 1, draft_tp: int = 1, framework=None):
+                 dtype: str | None = None, tp: int = 1, draft_tp: int = 1, framework=None, draft_dtype=None):
     """c = draft decode-forward time / target decode-forward time on ``hw`` at ``batch``."""
-    _, target_s, draft_s = _card_prices(hw, dtype, tp, draft_tp, framework)
+    _, target_s, draft_s = _card_prices(hw, dtype, tp, draft_tp, framework, draft_dtype)
     d, t = draft_s(draft, batch, 1, context), target_s(target, batch, 1, context)
     return np.asarray(d) / np.asarray(t) if np.ndim(d) or np.ndim(t) else d / t
 
@@ -91,7 +91,7 @@ def plain_step_time(target: ModelSpec, hw: HardwareSpec, batch, context, dtype=N
 
 
 def spec_step_time(target: ModelSpec, draft: ModelSpec | None, hw: HardwareSpec, batch, gamma, context,
-                   dtype=None, tp: int = 1, draft_tp: int = 1, framework=None):
+                   dtype=None, tp: int = 1, draft_tp: int = 1, framework=None, draft_dtype=None):
     """Seconds of one speculative step: γ draft forwards + a verify over γ+1 tokens per sequence
     + the framework's step costs (γ = 0: plain decoding)."""
     g = np.asarray(gamma, dtype=float)
@@ -101,7 +101,7 @@ def spec_step_time(target: ModelSpec, draft: ModelSpec | None, hw: HardwareSpec,
         raise ValueError("draft_tp must be a positive integer")
     if draft is not None and draft.num_heads % draft_tp:
         raise ValueError(f"draft_tp={draft_tp} does not divide the {draft.num_heads} heads of {draft.name}")
-    cost, target_s, draft_s = _card_prices(hw, dtype, tp, draft_tp, framework)
+    cost, target_s, draft_s = _card_prices(hw, dtype, tp, draft_tp, framework, draft_dtype)
     gamma = g if g.ndim else int(g)
     out = step_price(target_s, draft_s, target, draft, batch, gamma, context, cost.fw.step_s,
                      cost.fw.batch_expansion)

@@ -52,7 +52,7 @@ class Cluster:
     def __init__(self, scenario: Scenario, reqs: workload.Requests, cost, acceptance=None):
         target, draft = models(scenario)
         self.scenario = scenario
-        draft_cost = cost.for_draft(scenario.draft_tp) if hasattr(cost, "for_draft") else cost
+        draft_cost = cost.for_draft(scenario.draft_tp, scenario.draft_dtype) if hasattr(cost, "for_draft") else cost
         self.pricer = Pricer(cost, target, draft, scenario.context_bucket, draft_cost)
         if not scenario.speculative:
             self.acceptance = None

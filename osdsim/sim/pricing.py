@@ -59,11 +59,12 @@ def kv_tokens(scenario: Scenario, target: ModelSpec, draft: ModelSpec | None) ->
         return float(scenario.kv_tokens)
     hw = hardware(scenario)
     tokens = kv_capacity_tokens(target, hw, tp=scenario.tp, dtype=scenario.dtype, draft=draft,
-                                reserve_fraction=scenario.kv_reserve, draft_tp=scenario.draft_tp)
+                                reserve_fraction=scenario.kv_reserve, draft_tp=scenario.draft_tp,
+                                draft_dtype=scenario.draft_dtype)
     if tokens < 1:
         dtype = scenario.dtype or hw.default_dtype
         need = weight_bytes(target, dtype) / scenario.tp + (
-            weight_bytes(draft, dtype) / scenario.draft_tp if draft is not None else 0.0)
+            weight_bytes(draft, scenario.draft_dtype or dtype) / scenario.draft_tp if draft is not None else 0.0)
         usable = hw.memory_bytes * (1 - scenario.kv_reserve)
         raise ValueError(f"tp: {target.name}{' + ' + draft.name if draft is not None else ''} does not fit "
                          f"on {hw.name}: {need / 1e9:.1f} GB of {dtype} weights per GPU at tp {scenario.tp}, "

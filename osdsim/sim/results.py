@@ -144,7 +144,31 @@ def summarise(requests, steps, updates, cl, num_replicas: int, end_s: float) -> 
         "updates": int(len(updates)),
         "update_stall_s": float(updates["stall_s"].sum()) if len(updates) else 0.0,
         "kv_capacity_tokens": float(cl.kv_capacity),
+        "assumptions": assumptions(cl),
     }
+
+
+def assumptions(cl) -> dict:
+    """What a summary's numbers assumed, stated beside them."""
+    sc, w = cl.scenario, cl.scenario.workload
+    a = sc.acceptance
+    if cl.acceptance is None:
+        acceptance = "none (plain decoding)"
+    elif a.model == "constant":
+        acceptance = f"constant alpha {a.alpha:g}" + (f", by domain {dict(a.by_domain)}" if a.by_domain else "")
+    else:
+        acceptance = a.model + (f" {a.curves or a.trace or ''}".rstrip() if (a.curves or a.trace) else "")
+    if w.arrival == "replay":
+        workload = f"replay of {w.file}"
+    else:
+        count = f"{w.num_requests} requests" if w.num_requests is not None else f"{w.duration_s:g} s"
+        workload = f"{w.arrival} arrivals at {w.rate:g} req/s, {count}"
+    return {"framework": getattr(cl.pricer.cost, "framework_name", "none"), "hardware": sc.hardware,
+            "target": sc.target, "draft": sc.draft if cl.acceptance is not None else None, "tp": sc.tp,
+            "draft_tp": sc.draft_tp, "dtype": sc.dtype, "acceptance": acceptance,
+            "gamma_policy": "goodput" if cl.gamma_policy == "goodput" else f"fixed {cl.gamma_policy}",
+            "workload": workload,
+            "online": f"{cl.online.mode} updates every {cl.online.update_interval} records" if cl.online else None}
 
 
 # Types of each step column's values: integer, boolean, or float.

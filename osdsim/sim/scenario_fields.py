@@ -106,6 +106,7 @@ class Scenario:
     draft_tp: int = 1  # tensor parallelism of the draft (vLLM: speculative_draft_tensor_parallel_size)
     framework: str | None = None  # a models/framework card or path; None: cost.framework.DEFAULT_FRAMEWORK
     dtype: str | None = None  # None: the card's default dtype
+    draft_dtype: str | None = None  # None: the same as dtype
     router: str = "round_robin"
     draft_per_domain: bool = False  # one draft (and distiller) per domain on each replica
     kv_reserve: float = 0.1  # fraction of memory kept off the KV cache (vLLM's 0.9 utilisation)

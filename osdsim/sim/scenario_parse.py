@@ -225,6 +225,8 @@ def parse_scenario(raw: Mapping, base_dir: str = ".") -> Scenario:
         draft_tp=_int(raw.get("draft_tp", d.draft_tp), "draft_tp", 1),
         framework=None if raw.get("framework") is None else _str(raw["framework"], "framework"),
         dtype=None if raw.get("dtype") is None else _str(raw["dtype"], "dtype", tuple(DTYPE_BYTES)),
+        draft_dtype=None if raw.get("draft_dtype") is None else _str(raw["draft_dtype"], "draft_dtype",
+                                                                       tuple(DTYPE_BYTES)),
         router=_str(raw.get("router", d.router), "router", ROUTERS),
         draft_per_domain=_bool(raw.get("draft_per_domain", False), "draft_per_domain"),
         kv_reserve=_float(raw.get("kv_reserve", d.kv_reserve), "kv_reserve", 0.0, maximum=0.99),

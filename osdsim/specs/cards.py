@@ -158,13 +158,22 @@ FRAMEWORK_COSTS = ("host_per_forward_s", "host_per_layer_s", "host_per_seq_s", "
                    "bandwidth_efficiency", "compute_efficiency")
 
 
+def _micro_to_seconds(path: Path, data: dict) -> dict:
+    for key in [k for k in data if isinstance(k, str) and k.endswith("_us")]:
+        data[key[:-3] + "_s"] = _number(path, key, data.pop(key)) * 1e-6  # cards are in microseconds
+    return data
+
+
 @lru_cache(maxsize=256)
 def _load_framework_path(path: str) -> FrameworkSpec:
     p = Path(path)
     data = _read_card("framework", p)
     data.setdefault("name", p.stem)
-    for key in [k for k in data if isinstance(k, str) and k.endswith("_us")]:
-        data[key[:-3] + "_s"] = _number(p, key, data.pop(key)) * 1e-6  # cards are in microseconds
+    _micro_to_seconds(p, data)
+    loso = data.get("loso", {})
+    if not isinstance(loso, dict) or not all(isinstance(v, dict) for v in loso.values()):
+        raise CardError(f"{p}: field 'loso' must map suite sources to mappings of fields")
+    data["loso"] = {str(src): _micro_to_seconds(p, dict(v)) for src, v in loso.items()}
     missing = [k for k in FRAMEWORK_COSTS if k not in data]
     if missing:
         shown = ", ".join(k[:-2] + "_us" if k.endswith("_s") else k for k in missing)

@@ -23,7 +23,7 @@ prices them with a few named terms, each cited in its card (``models/framework/*
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,6 +51,10 @@ class FrameworkSpec:
     gamma_start: int = 5  # hf-heuristic: γ of the first step (transformers' num_assistant_tokens)
     description: str = ""
     source: str = ""
+    # Numbers fitted to rows of the published fidelity suite (benchmarks/published) name the source
+    # they came from here, with the values derived without it: {source: {field: value}}. The suite
+    # scores that source's rows with them (leave-one-source-out).
+    loso: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("host_per_forward_s", "host_per_layer_s", "host_per_seq_s", "sync_per_forward_s",

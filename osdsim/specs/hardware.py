@@ -63,8 +63,12 @@ class HardwareSpec:
 
     def flops_for(self, dtype: str) -> float:
         """Peak dense FLOP/s for ``dtype`` (fp16 and bf16 share tensor cores; a weight-only
-        quantised dtype computes in fp16, ``COMPUTE_DTYPE``)."""
-        dtype = COMPUTE_DTYPE.get(dtype, dtype)
+        quantised dtype computes in the fastest of fp16, bf16 and fp32 — fp32 on Pascal, whose
+        fp16 runs at 1/64 rate)."""
+        if dtype in COMPUTE_DTYPE:  # dequantised on the fly: the fastest float path the device has
+            best = [self.peak_flops[d] for d in ("fp16", "bf16", "fp32") if d in self.peak_flops]
+            if best:
+                return max(best)
         if dtype in self.peak_flops:
             return self.peak_flops[dtype]
         alias = {"fp16": "bf16", "bf16": "fp16", "tf32": "fp32"}.get(dtype)

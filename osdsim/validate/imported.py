@@ -120,16 +120,16 @@ def analyse(aggregates: list[dict[str, Any]], *, c: float | None = None, gammas=
 
 
 def roofline_what_if(alpha: float, gamma: int, target, draft, hardware, batch: int = 1, context: int = 512,
-                     gammas=(), alphas=()) -> dict[str, Any]:
+                     gammas=(), alphas=(), framework=None) -> dict[str, Any]:
     """Batch-aware speedups from the cards' roofline: the verify over γ+1 tokens per sequence is
     priced at ``batch`` (``osdsim.cost.step.spec_speedup``), so a large batch that turns the
     verify compute-bound shows up, which the closed form (verify = one decode) cannot see."""
     from osdsim.cost.step import spec_speedup
 
     def one(a, g):
-        return float(spec_speedup(a, target, draft, hardware, batch, g, context))
+        return float(spec_speedup(a, target, draft, hardware, batch, g, context, framework=framework))
 
-    return {"batch": batch, "context": context, "speedup": one(alpha, gamma),
+    return {"batch": batch, "context": context, "framework": framework, "speedup": one(alpha, gamma),
             "gamma_what_if": [{"gamma": int(g), "speedup": one(alpha, int(g))} for g in gammas],
             "alpha_what_if": [{"alpha": float(a), "speedup": one(float(a), gamma)} for a in alphas]}
 
@@ -169,3 +169,18 @@ def throughput_check(rows: list[dict[str, Any]], cost, target, draft, context: i
     meas = [p["measured_tok_s"] for p in points]
     return {"context": context, "intervals": points, "error": error_stats(pred, meas),
             "measured_median_tok_s": float(np.median(meas)), "predicted_median_tok_s": float(np.median(pred))}
+
+
+# The serving framework an imported log's format implies (its card in models/framework).
+FORMAT_FRAMEWORKS = {"vllm-v0": "vllm-v0", "vllm-v1": "vllm-v1", "vllm-prometheus": "vllm-v1",
+                     "llamacpp-server": "llama.cpp-gpu", "llamacpp-speculative": "llama.cpp-gpu"}
+
+
+def implied_framework(rows) -> str | None:
+    """The framework card the rows' log format implies (the most common one), or None."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        name = FORMAT_FRAMEWORKS.get(str(row.get("format")))
+        if name:
+            counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=counts.get) if counts else None

@@ -28,14 +28,16 @@ class TraceCheck:
 def check_trace(path: str, *, card: str = "cpu", cost: str = "measured", extrapolate: str = "anchored",
                 models: str | None = None, target_card: str | None = None, draft_card: str | None = None,
                 curves: str | None = None, repeats: int = 16, seed: int = 0, records: str = "all",
-                scale: str | float = 1.0, simulator: bool = False, context: int = 512) -> TraceCheck:
+                scale: str | float = 1.0, simulator: bool = False, context: int = 512,
+                framework: str | None = None) -> TraceCheck:
     """Predicted vs measured for the trace at ``path`` with the hardware card ``card``.
 
     ``cost``: "measured" (the card's measured table, its roofline elsewhere) or "roofline";
     ``models``: model specs JSON of ``osdsim profile``; ``target_card``/``draft_card``: LLM cards
     of the pair; ``curves``: learning curves (default ``<trace>.curves.json`` if present);
     ``scale``: a factor on every predicted time, or "auto"; ``context``: mean context of an
-    imported log's batches.
+    imported log's batches; ``framework``: the serving framework pricing what the table does not
+    cover (an imported log implies its own, :func:`osdsim.validate.imported.implied_framework`).
     """
     from osdsim.calibrate.hf_config import load_specs, resolve_spec
     from osdsim.cost import MeasuredCost, RooflineCost
@@ -55,13 +57,13 @@ def check_trace(path: str, *, card: str = "cpu", cost: str = "measured", extrapo
     draft = resolve_spec(str(names[1]), specs, draft_card)
     hw = load_hardware(card)
     if trace.steps.empty and len(trace.aggregates):
-        return _imported(path, trace, hw, target, draft, cost, context)
+        return _imported(path, trace, hw, target, draft, cost, context, framework)
     if cost == "measured":
         cards = list(zip(names, (target_card, draft_card)))
         model = MeasuredCost(hw, rows=table_for(hw.measured, cards), extrapolate=extrapolate,
-                             update_rows=table_for(hw.measured_updates, cards))
+                             update_rows=table_for(hw.measured_updates, cards), framework=framework)
     else:
-        model = RooflineCost(hw)
+        model = RooflineCost(hw, framework=framework)
     uncovered = uncovered_models(model, names) if cost == "measured" else []
     factor = _scale(scale, trace, records, model, target, draft)
     if factor != 1.0:
@@ -88,16 +90,17 @@ def check_trace(path: str, *, card: str = "cpu", cost: str = "measured", extrapo
     return TraceCheck(payload, v, f"{Path(path).name} on {hw.name} ({cost})")
 
 
-def _imported(path, trace, hw, target, draft, cost, context) -> TraceCheck:
+def _imported(path, trace, hw, target, draft, cost, context, framework=None) -> TraceCheck:
     """An imported log (aggregate lines only): its logged generation throughput per interval
     against the cost model at the logged batch (``validate.imported.throughput_check``)."""
     from osdsim.cost import MeasuredCost, RooflineCost
-    from osdsim.validate.imported import throughput_check
+    from osdsim.validate.imported import implied_framework, throughput_check
 
     if context < 1:
         raise ValueError("--context must be >= 1")
-    model = MeasuredCost(hw) if cost == "measured" else RooflineCost(hw)
     rows = trace.aggregates.astype(object).where(trace.aggregates.notna(), None).to_dict(orient="records")
+    framework = framework or implied_framework(rows)
+    model = MeasuredCost(hw, framework=framework) if cost == "measured" else RooflineCost(hw, framework=framework)
     check = throughput_check(rows, model, target, draft, context)
     if check is None:
         if any(r.get("gen_tok_s") and r.get("running") for r in rows):
@@ -107,7 +110,7 @@ def _imported(path, trace, hw, target, draft, cost, context) -> TraceCheck:
                          "(vLLM's 'Avg generation throughput … Running: N reqs' beside the speculative "
                          "metrics), and this one has none")
     payload = {"trace": path, "card": hw.name, "cost": cost, "target": target.name, "draft": draft.name,
-               "imported": True, "throughput_check": check}
+               "framework": framework, "imported": True, "throughput_check": check}
     return TraceCheck(payload)
 
 
