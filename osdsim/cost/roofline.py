@@ -152,6 +152,8 @@ def forward_cost(model: ModelSpec, hw: HardwareSpec, batch, new_tokens, context,
     b, k, ctx = _validate(batch, new_tokens, context, tp)
     flops = forward_flops(model, b, k, ctx)
     nbytes = forward_bytes(model, b, k, ctx, dtype=dtype, kv_dtype=kv_dtype, tp=tp)
+    if fw.small_batch_reread:  # small-batch kernels read the weights again every few tokens
+        nbytes = nbytes + (fw.weight_passes(b * k) - 1.0) * model.matmul_params * DTYPE_BYTES[dtype] / tp
     compute_s = flops / tp / (hw.flops_for(dtype) * hw.compute_efficiency * fw.compute_efficiency)
     memory_s = nbytes / (hw.bandwidth_Bps * hw.bandwidth_efficiency * fw.bandwidth_efficiency)
     comm_s = allreduce_s(model, hw, b * k, dtype, tp)

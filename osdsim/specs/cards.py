@@ -155,7 +155,7 @@ def _load_model_path(path: str) -> ModelSpec:
 # silent zero, and a prediction priced with it would look right and be wrong.
 FRAMEWORK_COSTS = ("host_per_forward_s", "host_per_layer_s", "host_per_seq_s", "sync_per_forward_s", "overlap",
                    "per_step_s", "per_seq_step_s", "spec_per_step_s", "spec_per_token_s", "batch_expansion",
-                   "bandwidth_efficiency", "compute_efficiency")
+                   "draft_per_forward_s", "small_batch_reread", "bandwidth_efficiency", "compute_efficiency")
 
 
 def _micro_to_seconds(path: Path, data: dict) -> dict:

@@ -17,6 +17,12 @@ prices them with a few named terms, each cited in its card (``models/framework/*
   rejection sampler, batch-expansion bookkeeping).
 - **batch expansion** (vLLM V0's scorer): the verify of γ + 1 tokens per sequence runs as
   B·(γ + 1) one-token sequences, each reading its own KV cache.
+- **per draft forward** (``draft_per_forward_s``): the proposer's own work for each draft token
+  beyond the model's forward (sampling it, bookkeeping, synchronising), which a small draft
+  pays γ times a step.
+- **small-batch weight re-reads** (``small_batch_reread``): kernels for a handful of tokens
+  (llama.cpp's mmvq for up to ``small_batch_max_tokens`` columns) re-read the weights for every
+  few tokens, so a forward of n ≤ that many tokens moves the weights 1 + r·(n − 1) times.
 - **efficiencies**: the fraction of the hardware's achievable bandwidth and FLOP/s that the
   framework's kernels reach (the hardware card holds what the best kernels reach).
 """
@@ -45,6 +51,9 @@ class FrameworkSpec:
     spec_per_step_s: float = 0.0
     spec_per_token_s: float = 0.0
     batch_expansion: bool = False
+    draft_per_forward_s: float = 0.0
+    small_batch_reread: float = 0.0
+    small_batch_max_tokens: int = 8
     bandwidth_efficiency: float = 1.0
     compute_efficiency: float = 1.0
     gamma_policy: str = "fixed"  # how the framework sets γ by default (hf-heuristic: transformers)
@@ -58,7 +67,7 @@ class FrameworkSpec:
 
     def __post_init__(self) -> None:
         for name in ("host_per_forward_s", "host_per_layer_s", "host_per_seq_s", "sync_per_forward_s",
-                     "per_step_s", "per_seq_step_s", "spec_per_step_s", "spec_per_token_s"):
+                     "per_step_s", "per_seq_step_s", "spec_per_step_s", "spec_per_token_s", "draft_per_forward_s"):
             value = getattr(self, name)
             if not (value >= 0 and value < 1.0):  # also refuses NaN
                 raise ValueError(f"framework {self.name!r}: {name} must be in [0, 1) seconds, got {value!r}")
@@ -66,6 +75,9 @@ class FrameworkSpec:
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise ValueError(f"framework {self.name!r}: {name} must be in (0, 1], got {value!r}")
+        if not 0 <= self.small_batch_reread <= 1 or not 1 <= self.small_batch_max_tokens <= 4096:
+            raise ValueError(f"framework {self.name!r}: small_batch_reread must be in [0, 1] and "
+                             f"small_batch_max_tokens in 1..4096")
         if self.gamma_policy not in GAMMA_POLICIES:
             raise ValueError(f"framework {self.name!r}: gamma_policy must be one of "
                              f"{', '.join(GAMMA_POLICIES)}, got {self.gamma_policy!r}")
@@ -76,13 +88,21 @@ class FrameworkSpec:
         """Host seconds of one forward of a model with ``num_layers`` layers at ``batch``."""
         return self.host_per_forward_s + num_layers * self.host_per_layer_s + batch * self.host_per_seq_s
 
+    def weight_passes(self, tokens):
+        """How many times a forward over ``tokens`` tokens (all sequences) reads the weights."""
+        n = tokens
+        if np.ndim(n):
+            n = np.asarray(n, dtype=float)
+            return np.where(n <= self.small_batch_max_tokens, 1.0 + self.small_batch_reread * (n - 1.0), 1.0)
+        return 1.0 + self.small_batch_reread * (n - 1.0) if n <= self.small_batch_max_tokens else 1.0
+
     def step_s(self, batch, gamma, verified_tokens=None, prefill_seqs=0):
         """Seconds one engine iteration adds outside its forwards: ``batch`` decoding sequences
         with γ drafts each (0: plain decoding), plus ``prefill_seqs`` prompts prefilled in it;
         ``verified_tokens`` defaults to B·(γ + 1)."""
         out = self.per_step_s + (batch + prefill_seqs) * self.per_seq_step_s
         verified = batch * (gamma + 1) if verified_tokens is None else verified_tokens
-        spec = self.spec_per_step_s + verified * self.spec_per_token_s
+        spec = self.spec_per_step_s + verified * self.spec_per_token_s + gamma * self.draft_per_forward_s
         if np.ndim(gamma):
             return out + np.where(np.asarray(gamma) > 0, spec, 0.0)
         return out + spec if gamma else out
