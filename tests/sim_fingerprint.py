@@ -96,6 +96,8 @@ def _variants() -> dict[str, dict]:
     v["constant_cost"] = {"cost": {"model": "constant",
                                    "forward_s": {"vicuna-7b-v1.3": 0.02, "llama-160m": 0.002}}}
     v["seed7"] = {"seed": 7}
+    v["closed"] = {"workload": {"arrival": "closed", "concurrency": 6}}
+    v["closed_rr2_think"] = {"replicas": 2, "workload": {"arrival": "closed", "concurrency": 5, "think_s": 0.3}}
     v["fw_hf_eager"] = {"framework": "hf-eager"}
     v["fw_vllm_v0_expansion"] = {"framework": "vllm-v0", "max_batch": 64, "workload": {"rate": 30.0}}
     v["fw_sglang_chunked"] = {"framework": "sglang", "prefill_chunk": 128}

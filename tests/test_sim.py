@@ -204,3 +204,30 @@ def test_worker_processes_give_identical_results():
     assert one.summary["unfinished"] > 0
     assert {k: v for k, v in one.summary.items() if k != "baseline"} == {
         k: v for k, v in two.summary.items() if k != "baseline"}
+
+
+def test_closed_loop_keeps_the_clients_requests_in_flight():
+    """Closed loop (``vllm bench serve --max-concurrency``): each of c clients sends its next
+    request when its last one is answered, so at most c are in the system, every arrival after
+    the first c coincides with a finish, and Little's law holds exactly: c = throughput × latency."""
+    res = simulate({"gamma": 3, "acceptance": {"alpha": 0.6}, "max_batch": 64,
+                    "workload": {"arrival": "closed", "concurrency": 5, "num_requests": 200,
+                                 "prompt_tokens": 64, "output_tokens": 32}}, baseline=False)
+    req = res.requests.sort_values("arrival_s")
+    assert res.steps["in_system"].max() <= 5
+    assert (req["arrival_s"].iloc[:5] == 0).all()
+    finishes = set((req["arrival_s"] + req["latency_s"]).round(12))
+    assert all(round(a, 12) in finishes for a in req["arrival_s"].iloc[5:])
+    busy = req["latency_s"].sum() / (req["arrival_s"] + req["latency_s"]).max()
+    assert busy == pytest.approx(5, rel=0.02)  # time-average number in the system
+    s = res.summary
+    assert s["steady"]["requests"] > 0 and s["steady"]["throughput_tok_s"] > 0
+
+
+def test_speedup_and_throughput_ratio_over_the_steady_window():
+    s = simulate({"gamma": 3, "acceptance": {"alpha": 0.8}, "framework": "none",
+                  "workload": {"arrival": "closed", "concurrency": 1, "num_requests": 60,
+                               "prompt_tokens": 16, "output_tokens": 64}}).summary
+    # One client, batch 1: throughput and latency ratios are the same speedup, whole run or window.
+    assert s["speedup"] == pytest.approx(s["throughput_ratio"], rel=0.02)
+    assert s["speedup_steady"] == pytest.approx(s["speedup"], rel=0.05)

@@ -39,7 +39,7 @@ def next_action(rep: Replica, now: float) -> tuple[int, float]:
         update = rep.start_update(now)
         if rep.mode.exclusive:
             return EXCLUSIVE, update.min_end_s - now
-    it = rep.build()
+    it = rep.build(now)
     if it is None:
         until = rep.next_s
         if rep.update is not None:

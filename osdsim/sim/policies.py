@@ -105,6 +105,7 @@ class FifoAdmission:
             if need > capacity:  # can never fit: dropped
                 waiting.popleft()
                 cl.rejected[i] = True
+                rep.dropped += 1
                 continue
             if used + need > capacity:
                 break

@@ -43,8 +43,10 @@ class Replica:
         self.assigned_l: list[int] = []  # round robin: this replica's requests
         self.assigned_s_l: list[float] = []  # and their arrival times
         self.pulled, self.next_s = 0, math.inf
+        self.clients: deque[int] | None = None  # closed loop: requests still to send, in order
         self.wake = None  # least_outstanding: event the dispatcher triggers
         self.kv_used = 0.0
+        self.dropped = 0  # requests admission dropped (they can never fit) since the last build
         self.batch = RunningBatch(min(cl.max_batch, 256))
         self.ctx_sum = 0.0  # Σ context over the batch (prompt + emitted)
         self.alpha_sum = 0.0  # Σ expected α over the batch
@@ -68,6 +70,25 @@ class Replica:
         """Round robin: the requests routed here up front, in arrival order."""
         self.assigned_l, self.assigned_s_l = ids.tolist(), arrival_s.tolist()
         self.next_s = self.assigned_s_l[0] if self.assigned_s_l else math.inf
+
+    def set_clients(self, ids: np.ndarray, clients: int) -> None:
+        """Closed loop: ``clients`` requests arrive at time 0, each later one when a request of
+        this replica finishes (plus the workload's think time)."""
+        first = ids[:clients]
+        self.cl.arrival[first] = 0.0
+        self.set_assigned(first, self.cl.arrival[first])
+        self.clients = deque(ids[clients:].tolist())
+
+    def release_clients(self, count: int, now: float) -> None:
+        """Closed loop: ``count`` clients got their answers at ``now``; their next requests come."""
+        t = now + self.cl.scenario.workload.think_s
+        for _ in range(min(count, len(self.clients))):
+            i = self.clients.popleft()
+            self.cl.arrival[i] = t
+            self.assigned_l.append(i)
+            self.assigned_s_l.append(t)
+        if self.next_s > t and self.pulled < len(self.assigned_s_l):
+            self.next_s = self.assigned_s_l[self.pulled]
 
     def pull_arrivals(self, now: float) -> None:
         """Round robin: this replica's arrivals up to ``now`` (>= ``next_s``) join its queue."""
@@ -119,9 +140,12 @@ class Replica:
 
     # ------------------------------------------------------------ stages 1-3: the next iteration
 
-    def build(self):
+    def build(self, now: float):
         """Stages 1-2: admit, then the iteration to run (None: nothing to do)."""
         admitted, prompts = self.admission.admit(self) if self.waiting else ((), 0)
+        if self.clients is not None and self.dropped:  # a dropped request answers its client at once
+            self.release_clients(self.dropped, now)
+            self.dropped = 0
         prefill = self.prefill
         joining, prefill_seqs, prompt_tokens = prefill.plan(admitted, prompts)
         batch = self.batch.n if prefill.fused or not joining else 0  # whole prefills run alone
@@ -233,6 +257,8 @@ class Replica:
         self.kv_used -= freed
         self.ctx_sum -= freed
         self.alpha_sum -= alphas
+        if self.clients is not None:
+            self.release_clients(len(doms), now)
         return overshoot
 
     # ------------------------------------------------------------ stage 7: the distiller

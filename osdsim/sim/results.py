@@ -144,8 +144,30 @@ def summarise(requests, steps, updates, cl, num_replicas: int, end_s: float) -> 
         "updates": int(len(updates)),
         "update_stall_s": float(updates["stall_s"].sum()) if len(updates) else 0.0,
         "kv_capacity_tokens": float(cl.kv_capacity),
+        "steady": steady_state(requests, steps),
         "assumptions": assumptions(cl),
     }
+
+
+STEADY_QUANTILES = (10.0, 90.0)  # the steady window: between these percentiles of the arrival times
+
+
+def steady_state(requests, steps) -> dict:
+    """Latency and throughput over a steady-state window: requests that arrived between the 10th
+    and 90th percentile of the arrival times (warm-up and drain excluded), and the tokens emitted
+    by iterations that began in that window over its length."""
+    arrival = requests["arrival_s"].to_numpy(float)
+    if not len(arrival) or not np.isfinite(arrival).any():
+        return {"window_s": [math.nan, math.nan], "requests": 0}
+    lo, hi = (float(x) for x in np.nanpercentile(arrival, STEADY_QUANTILES))
+    inside = requests[(arrival >= lo) & (arrival <= hi) & requests["finished"].to_numpy()]
+    began = steps["time_s"].to_numpy(float)
+    tokens = float(steps["tokens"].to_numpy(float)[(began >= lo) & (began < hi)].sum())
+    return {"window_s": [lo, hi], "requests": int(len(inside)),
+            "latency_mean_s": _mean(inside["latency_s"].to_numpy(float)),
+            "ttft_mean_s": _mean(inside["ttft_s"].to_numpy(float)),
+            "tpot_mean_s": _mean(inside["tpot_s"].to_numpy(float)),
+            "throughput_tok_s": tokens / (hi - lo) if hi > lo else math.nan}
 
 
 def assumptions(cl) -> dict:

@@ -45,9 +45,13 @@ def _run_replicas(scenario: Scenario, cost, indices: list[int] | None = None):
     # Round robin, decided up front (request i goes to replica i mod N): the replicas share
     # nothing, so each runs to its end in turn; the tables are put in canonical order later.
     end_s = 0
+    closed = scenario.workload.arrival == "closed"
     for rep in reps:
         ids = np.arange(rep.index, len(reqs), scenario.replicas, dtype=np.int64)
-        rep.set_assigned(ids, cl.arrival[ids])
+        if closed:  # client c sends its requests to replica c mod replicas
+            rep.set_clients(ids, len(range(rep.index, scenario.workload.concurrency, scenario.replicas)))
+        else:
+            rep.set_assigned(ids, cl.arrival[ids])
         cl.replica[ids] = rep.index
     for rep in reps:
         end_s = max(end_s, run_alone(rep, scenario.horizon_s))
@@ -56,7 +60,7 @@ def _run_replicas(scenario: Scenario, cost, indices: list[int] | None = None):
     return cl, reps, reqs, end_s
 
 
-PER_REQUEST = ("first_token_s", "finish_s", "replica", "steps", "accepted", "rejected_steps", "rejected")
+PER_REQUEST = ("arrival", "first_token_s", "finish_s", "replica", "steps", "accepted", "rejected_steps", "rejected")
 
 
 @dataclass
@@ -147,6 +151,19 @@ def simulate(scenario, cost=None, baseline: bool = True, overrides=(), workers: 
     if baseline:
         base = run_once(scenario.plain(), cost, workers)
         result.summary["baseline"] = base.summary
-        mine, theirs = result.summary["latency_mean_s"], base.summary["latency_mean_s"]
-        result.summary["speedup"] = theirs / mine if mine and mine > 0 else math.nan
+        result.summary.update(ratios(result.summary, base.summary))
     return result
+
+
+def ratios(mine: dict, base: dict) -> dict:
+    """Speculation against its plain-decoding baseline: ``speedup`` = baseline mean latency / mean
+    latency and ``throughput_ratio`` = throughput / baseline throughput, over the whole run and
+    over the steady-state window (``_steady``; :func:`osdsim.sim.results.steady_state`)."""
+    def ratio(a, b):
+        return a / b if a and b and b > 0 and math.isfinite(a) and math.isfinite(b) else math.nan
+
+    s, b = mine.get("steady", {}), base.get("steady", {})
+    return {"speedup": ratio(base["latency_mean_s"], mine["latency_mean_s"]),
+            "throughput_ratio": ratio(mine["throughput_tok_s"], base["throughput_tok_s"]),
+            "speedup_steady": ratio(b.get("latency_mean_s"), s.get("latency_mean_s")),
+            "throughput_ratio_steady": ratio(s.get("throughput_tok_s"), b.get("throughput_tok_s"))}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-ARRIVALS = ("poisson", "gamma", "constant", "replay")
+ARRIVALS = ("poisson", "gamma", "constant", "replay", "closed")
 ACCEPTANCE_MODELS = ("constant", "per_position", "empirical", "learning_curve")
 # auto: the card's measured table (``osdsim calibrate``) where it has one and it applies (tensor
 # parallelism 1, the card's dtype), the roofline elsewhere; measured: the same, and an error when
@@ -45,10 +45,15 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Workload:
-    arrival: str = "poisson"  # poisson | gamma (gaps with coefficient of variation cv) | constant | replay
+    # poisson | gamma (gaps with coefficient of variation cv) | constant | replay | closed (a fixed
+    # number of clients, each sending its next request think_s after the last one finished: what
+    # `vllm bench serve --max-concurrency` and batch sweeps measure)
+    arrival: str = "poisson"
     rate: float = 2.0  # requests per second (whole cluster)
     cv: float = 1.0  # gamma arrivals: coefficient of variation of the gaps (1 = Poisson)
     file: str | None = None  # replay: CSV or JSONL with arrival_s, prompt_tokens, output_tokens[, domain]
+    concurrency: int = 1  # closed: clients (requests in flight) across the cluster
+    think_s: float = 0.0  # closed: seconds between a response and the client's next request
     num_requests: int | None = 1000
     duration_s: float | None = None  # instead of num_requests: arrivals in [0, duration_s)
     prompt_tokens: LengthDist = LengthDist(mean=128.0)

@@ -100,6 +100,8 @@ def _workload(raw: Mapping) -> Workload:
         rate=_float(raw.get("rate", w.rate), "workload.rate", 0.0, strict=True),
         cv=_float(raw.get("cv", w.cv), "workload.cv", 0.0, strict=True),
         file=None if raw.get("file") is None else _str(raw["file"], "workload.file"),
+        concurrency=_int(raw.get("concurrency", w.concurrency), "workload.concurrency", 1),
+        think_s=_float(raw.get("think_s", w.think_s), "workload.think_s", 0.0),
         num_requests=None if num is None else _int(num, "workload.num_requests", 1),
         duration_s=None if raw.get("duration_s") is None else _float(raw["duration_s"], "workload.duration_s", 0, True),
         prompt_tokens=_length(raw.get("prompt_tokens", 128), "workload.prompt_tokens"),
@@ -107,6 +109,9 @@ def _workload(raw: Mapping) -> Workload:
         domains=tuple(domains),
         schedule=_schedule(raw.get("schedule", "mix"), len(domains)),
     )
+    if arrival == "closed" and out.num_requests is None:
+        raise ValueError("workload.num_requests is required when workload.arrival is closed (the clients "
+                         "send requests until that many were sent)")
     if arrival == "replay" and out.file is None:
         raise ValueError("workload.file is required when workload.arrival is replay")
     if arrival != "replay" and out.num_requests is None and out.duration_s is None:
@@ -243,6 +248,9 @@ def parse_scenario(raw: Mapping, base_dir: str = ".") -> Scenario:
     )
     if scenario.online is not None and scenario.draft is None:
         raise ValueError("online needs a draft (draft is null)")
+    if scenario.workload.arrival == "closed" and scenario.router != "round_robin" and scenario.replicas > 1:
+        raise ValueError("router: closed-loop clients are spread round robin over the replicas; "
+                         "least_outstanding is not supported with workload.arrival closed")
     if scenario.draft_tp > scenario.tp:
         raise ValueError(f"draft_tp must be <= tp ({scenario.tp}): the draft runs on the target's GPUs, "
                          f"got {scenario.draft_tp}")

@@ -99,7 +99,10 @@ def generate(scenario: Scenario, rng: np.random.Generator) -> Requests:
     w = scenario.workload
     if w.arrival == "replay":
         return replay(scenario.resolve(w.file), w.domains)
-    arrivals = arrival_times(rng, w)
+    if w.arrival == "closed":  # arrivals happen as clients get their answers (set by the engine)
+        arrivals = np.full(w.num_requests, math.nan)
+    else:
+        arrivals = arrival_times(rng, w)
     n = len(arrivals)
     prompt = draw_lengths(rng, w.prompt_tokens, n)
     output = draw_lengths(rng, w.output_tokens, n)
