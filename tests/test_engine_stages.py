@@ -15,7 +15,7 @@ from osdsim.sim.batch import DRAWN, REJECTED, RunningBatch
 from osdsim.sim.cluster import Cluster
 from osdsim.sim.distiller import Distiller, ExclusiveMode, SpareMode, Update
 from osdsim.sim.draws import IidDraws
-from osdsim.sim.loop import EXCLUSIVE, IDLE, STEP, next_action
+from osdsim.sim.loop import idle_until, start_update
 from osdsim.sim.policies import ChunkedPrefill, FifoAdmission, GoodputGamma, WholePrefill
 from osdsim.sim.replica import Replica
 from osdsim.sim.scenario import load_scenario
@@ -34,13 +34,13 @@ def replica(prompts, outputs, **scenario) -> Replica:
 def test_admission_fifo_within_batch_and_kv():
     rep = replica([100, 500, 300, 10, 10], [100, 500, 100, 10, 10])
     rep.waiting.extend(range(5))
-    admitted, prompts = FifoAdmission().admit(rep)
+    admitted, prompts = FifoAdmission(rep.cl).admit(rep)
     # Request 1 needs 1,000 KV tokens: it fits alone but not after request 0 (200): admission stops
     # there, first come first served (request 3 does not jump the queue).
     assert admitted == [0] and prompts == 100 and rep.kv_used == 200 and list(rep.waiting) == [1, 2, 3, 4]
     big = replica([900], [200])
     big.waiting.append(0)
-    assert FifoAdmission().admit(big) == ([], 0) and big.cl.rejected[0]  # 1,100 > 1,000: never fits, dropped
+    assert FifoAdmission(big.cl).admit(big) == ([], 0) and big.cl.rejected[0]  # 1,100 > 1,000: never fits, dropped
 
 
 def test_prefill_plans():
@@ -86,7 +86,7 @@ def test_batch_advance_and_retire_by_hand():
     assert (drawn, rejected) == (2 + 3 + 1, 2)
     assert b.matrix[:3, DRAWN].tolist() == [0.0, -2.0, 1.0] and b.matrix[:3, REJECTED].tolist() == [1, 0, 1]
     assert b.any_finished()
-    done = b.retire()
+    done = b.retire_finished()
     assert done[:, 4].tolist() == [10, 12] and b.n == 1 and b.matrix[0, 4] == 11
 
 
@@ -114,17 +114,16 @@ def test_spare_mode_charges_idle_flops_then_stalls():
     assert ExclusiveMode(0.0, 1.0).exclusive and not spare.exclusive
 
 
-def test_next_action_idle_step_and_exclusive():
+def test_idle_step_and_exclusive_update():
     rep = replica([10], [5], online={"update_interval": 1, "mode": "exclusive"},
                   acceptance={"model": "learning_curve", "domains": {"default": {"alpha0": 0.3, "alpha_inf": 0.8,
                                                                                  "scale": 5}}})
     rep.distillers = rep.cl.distillers()
     rep.set_assigned(np.array([0]), np.array([2.0]))
-    assert next_action(rep, 0.0) == (IDLE, 2.0)  # nothing until the arrival at 2 s
+    assert rep.build(0.0) is None and idle_until(rep, 0.0) == 2.0  # nothing until the arrival at 2 s
     rep.pull_arrivals(2.0)
-    kind, seconds = next_action(rep, 2.0)
-    assert kind == STEP and seconds == pytest.approx(0.022)  # the prefill of target and draft
+    it = rep.build(2.0)
+    assert it.joining == [0] and rep.price(it, 2.0) == pytest.approx(0.022)  # the prefill of target and draft
     rep.distillers[0].pending = 1
-    rep.due = True
-    kind, wait = next_action(rep, 3.0)
-    assert kind == EXCLUSIVE and wait == pytest.approx(rep.update.min_end_s - 3.0) and not math.isnan(wait)
+    assert start_update(rep, 3.0)  # exclusive: serving waits for it
+    assert rep.update.min_end_s >= 3.0 and not math.isnan(rep.update.min_end_s)

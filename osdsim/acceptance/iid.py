@@ -28,7 +28,7 @@ def geometric_scale(alpha):
     0 for α ≤ 0 (nothing accepted) and :data:`ALWAYS` for α ≥ 1 (every draft accepted). A
     scalar gives a float; an array gives an array of the same shape.
     """
-    if np.ndim(alpha):
+    if type(alpha) is not float and np.ndim(alpha):
         return np.array([geometric_scale(a) for a in np.ravel(alpha)]).reshape(np.shape(alpha))
     a = float(alpha)
     if a <= 0.0:
@@ -53,7 +53,7 @@ def sample_iid(rng: np.random.Generator, gamma: int, alpha, size: int) -> np.nda
 def learning_curve_alpha(n, alpha0: float, alpha_inf: float, scale: float):
     """α(n) = α_∞ − (α_∞ − α_0)·exp(−n / scale): the learning curve of an online draft after n
     records of its domain (a float for scalar ``n``, an array for an array)."""
-    if np.ndim(n) == 0:  # math.exp: the simulator calls this per update, and its results are fingerprinted
+    if type(n) in (float, int) or np.ndim(n) == 0:  # math.exp: the simulator calls this per update
         return alpha_inf - (alpha_inf - alpha0) * math.exp(-float(n) / scale)
     return alpha_inf - (alpha_inf - alpha0) * np.exp(-np.asarray(n, dtype=float) / scale)
 

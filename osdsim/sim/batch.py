@@ -44,6 +44,8 @@ class BatchViews:
 class RunningBatch:
     """The sequences a replica decodes together; ``n`` of them, rows ``[:n]`` of ``matrix``."""
 
+    __slots__ = ("n", "matrix", "tables", "views")
+
     def __init__(self, capacity: int):
         self.n = 0
         self.matrix = np.zeros((0, COLS))
@@ -90,10 +92,12 @@ class RunningBatch:
         v = self.views[self.n]
         return bool(np.count_nonzero(np.greater_equal(v.drawn, 0.0, out=v.flags)))
 
-    def retire(self) -> np.ndarray:
-        """Remove the finished sequences (after :meth:`any_finished` set the flags); returns
-        their rows, the others keep their order."""
+    def retire_finished(self) -> np.ndarray | None:
+        """Remove the finished sequences and return their rows (None if none finished); the
+        others keep their order."""
         v = self.views[self.n]
+        if not np.count_nonzero(np.greater_equal(v.drawn, 0.0, out=v.flags)):
+            return None
         done = v.rows.compress(v.flags, axis=0)
         keep = v.rows.compress(np.logical_not(v.flags), axis=0)
         self.n = len(keep)

@@ -108,15 +108,16 @@ class Cluster:
     def flush_logs(self) -> None:
         """Fill the per-request arrays from the engine's first-token and finish logs."""
         if self.first_token_log:
-            times = np.repeat([now for now, _ in self.first_token_log], [len(ids) for _, ids in self.first_token_log])
-            ids = np.fromiter(itertools.chain.from_iterable(ids for _, ids in self.first_token_log), dtype=np.int64)
-            self.first_token_s[ids] = times
+            times, id_lists = zip(*self.first_token_log)
+            ids = np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.int64)
+            self.first_token_s[ids] = np.repeat(times, list(map(len, id_lists)))
         if self.finish_log:
-            done = np.concatenate([m for _, _, m in self.finish_log], axis=0)
-            sizes = [len(m) for _, _, m in self.finish_log]
+            times, counters, rows = zip(*self.finish_log)
+            done = np.concatenate(rows, axis=0)
+            sizes = list(map(len, rows))
             ids = done[:, ID].astype(np.int64)
-            steps = np.repeat([c for _, c, _ in self.finish_log], sizes) - done[:, START]
-            self.finish_s[ids] = np.repeat([now for now, _, _ in self.finish_log], sizes)
+            steps = np.repeat(counters, sizes) - done[:, START]
+            self.finish_s[ids] = np.repeat(times, sizes)
             self.steps[ids] = steps
             # Drawn tokens = output − 1 (after the prefill's) + overshoot = steps + accepted drafts.
             self.accepted[ids] = self.output[ids] - 1.0 + done[:, DRAWN] - steps

@@ -33,30 +33,24 @@ class IdleWait:
         self.until = until
 
 
-def next_action(rep: Replica, now: float) -> tuple[int, float]:
-    """What the replica does next, and for how long (EXCLUSIVE, STEP) or until when (IDLE)."""
-    if rep.due and rep.update is None:
-        update = rep.start_update(now)
-        if rep.mode.exclusive:
-            return EXCLUSIVE, update.min_end_s - now
-    it = rep.build(now)
-    if it is None:
-        until = rep.next_s
-        if rep.update is not None:
-            until = min(until, rep.mode.idle_finish_s(rep.update, now))
-        return IDLE, until
-    seconds = rep.price(it, now)
-    if not seconds < math.inf:
-        raise ValueError(f"the cost model priced an iteration at {seconds} seconds "
-                         f"(batch {it.batch}, gamma {it.gamma}, {it.prefill_seqs} prefills)")
-    return STEP, seconds
+def start_update(rep: Replica, now: float) -> bool:
+    """Stage 7, at the top of a turn: a due draft update starts; True if it takes the replica
+    (exclusive mode) and serving must wait for it."""
+    rep.start_update(now)
+    return rep.mode.exclusive
 
 
-def complete(rep: Replica, kind: int, start: float, now: float) -> None:
-    """What happens when the action that began at ``start`` ends at ``now``."""
-    if kind == STEP:
-        rep.finish(rep.it, start, now)
-    elif kind == IDLE:
+def idle_until(rep: Replica, now: float) -> float:
+    """Nothing to run: wait for the next arrival, or a spare-mode update's end if sooner."""
+    until = rep.next_s
+    if rep.update is not None:
+        until = min(until, rep.mode.idle_finish_s(rep.update, now))
+    return until
+
+
+def after_wait(rep: Replica, kind: int, start: float, now: float) -> None:
+    """An idle wait (the update in flight had the replica's FLOPs) or an exclusive update ended."""
+    if kind == IDLE:
         if rep.update is not None:
             rep.mode.charge_idle(rep.update, now - start)
             if done(rep.update, now):
@@ -73,12 +67,18 @@ def serve(rep: Replica, now, horizon: float | None = None):
     it resumes at (None: stop). Alone (``horizon`` given, math.inf for none): never yields and
     returns the time of its last event.
     """
-    alone = horizon is not None
-    dispatched = rep.cl.dispatched
+    alone, dispatched, it = horizon is not None, rep.cl.dispatched, None
     while True:
         if rep.next_s <= now:
             rep.pull_arrivals(now)
-        kind, wait = next_action(rep, now)
+        if rep.due and rep.update is None and start_update(rep, now):
+            kind, wait = EXCLUSIVE, rep.update.min_end_s - now
+        else:
+            it = rep.build(now)  # stages 1-2
+            if it is None:
+                kind, wait = IDLE, idle_until(rep, now)
+            else:
+                kind, wait = STEP, rep.price(it, now)  # stage 3
         if kind == IDLE and dispatched:
             resumed = yield IdleWait(wait)
             if resumed is None:
@@ -93,5 +93,8 @@ def serve(rep: Replica, now, horizon: float | None = None):
                     return now
             else:
                 resumed = yield delay
-        complete(rep, kind, now, resumed)
+        if kind == STEP:
+            rep.finish(it, now, resumed)  # stages 4-7
+        else:
+            after_wait(rep, kind, now, resumed)
         now = resumed

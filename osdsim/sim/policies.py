@@ -92,19 +92,23 @@ class FifoAdmission:
     """First come first served within ``max_batch`` and the KV-cache capacity."""
 
     name = "fifo"
+    __slots__ = ("max_batch", "capacity", "kv_need", "prompt", "rejected")
+
+    def __init__(self, cl):
+        self.max_batch, self.capacity, self.kv_need = cl.max_batch, cl.kv_capacity, cl.kv_need_l
+        self.prompt, self.rejected = cl.prompt_l, cl.rejected
 
     def admit(self, rep) -> tuple[list[int], float]:
         """Pop admitted requests off the queue; returns them and their prompt tokens."""
-        cl, waiting = rep.cl, rep.waiting
-        room = cl.max_batch - rep.batch.n - len(rep.prefill.queue)
-        kv_need, capacity, prompt = cl.kv_need_l, cl.kv_capacity, cl.prompt_l
+        waiting, kv_need, capacity = rep.waiting, self.kv_need, self.capacity
+        room = self.max_batch - rep.batch.n - len(rep.prefill.queue)
         admitted, prompts, used = [], 0, rep.kv_used
         while waiting and len(admitted) < room:
             i = waiting[0]
             need = kv_need[i]
             if need > capacity:  # can never fit: dropped
                 waiting.popleft()
-                cl.rejected[i] = True
+                self.rejected[i] = True
                 rep.dropped += 1
                 continue
             if used + need > capacity:
@@ -112,7 +116,7 @@ class FifoAdmission:
             waiting.popleft()
             used += need
             admitted.append(i)
-            prompts += prompt[i]
+            prompts += self.prompt[i]
         rep.kv_used = used
         return admitted, prompts
 

@@ -36,9 +36,15 @@ class Iteration:
 class Replica:
     """State of one replica and the stages that change it (see the module docstring)."""
 
+    __slots__ = ("cl", "index", "rng", "waiting", "assigned_l", "assigned_s_l", "pulled", "next_s", "clients",
+                 "wake", "kv_used", "dropped", "batch", "ctx_sum", "alpha_sum", "counter", "prefilling", "admission",
+                 "prefill", "gamma", "speculative", "n_trained", "draws", "distillers", "due", "mode", "update", "it",
+                 "alpha_l", "scale_l", "_per_domain", "pricer", "single", "log_step", "__weakref__")
+
     def __init__(self, index: int, cluster, rng: np.random.Generator):
         cl = self.cl = cluster
         self.index, self.rng = index, rng
+        self.pricer, self.single, self.log_step = cl.pricer, cl.num_domains == 1, cl.step_rows.fromlist
         self.waiting: deque[int] = deque()
         self.assigned_l: list[int] = []  # round robin: this replica's requests
         self.assigned_s_l: list[float] = []  # and their arrival times
@@ -52,7 +58,7 @@ class Replica:
         self.alpha_sum = 0.0  # Σ expected α over the batch
         self.counter = 0  # decode steps run so far
         self.prefilling: list[int] = []  # requests whose prefill completes in the iteration in flight
-        self.admission = ADMISSIONS["fifo"]()
+        self.admission = ADMISSIONS["fifo"](cl)
         self.prefill = prefill_policy(cl.prefill_chunk, cl.prompt_l)
         self.gamma = gamma_policy(cl.gamma_policy, cl.max_gamma)
         self.speculative = cl.acceptance is not None
@@ -92,12 +98,12 @@ class Replica:
 
     def pull_arrivals(self, now: float) -> None:
         """Round robin: this replica's arrivals up to ``now`` (>= ``next_s``) join its queue."""
-        times, pulled = self.assigned_s_l, self.pulled
-        while pulled < len(times) and times[pulled] <= now:
+        times, pulled, end = self.assigned_s_l, self.pulled, len(self.assigned_s_l)
+        while pulled < end and times[pulled] <= now:
             self.waiting.append(self.assigned_l[pulled])
             pulled += 1
         self.pulled = pulled
-        self.next_s = times[pulled] if pulled < len(times) else math.inf
+        self.next_s = times[pulled] if pulled < end else math.inf
 
     @property
     def outstanding(self) -> int:
@@ -163,7 +169,7 @@ class Replica:
 
     def price(self, it: Iteration, now: float) -> float:
         """Stage 3: the iteration's seconds (and FLOPs), an update in spare compute included."""
-        pricer, batch = self.cl.pricer, it.batch
+        pricer, batch = self.pricer, it.batch
         if not it.prefill_seqs:
             seconds, flops = pricer.step(batch, it.gamma, self.ctx_sum / batch)
         elif batch:
@@ -176,6 +182,9 @@ class Replica:
             seconds, it.stall = self.mode.charge_step(self.update, now, seconds, flops)
         it.seconds, it.flops = seconds, flops
         it.in_system = self.batch.n + len(self.waiting) + len(self.prefill.queue) + len(it.joining)
+        if not seconds < math.inf:
+            raise ValueError(f"the cost model priced an iteration at {seconds} seconds "
+                             f"(batch {batch}, gamma {it.gamma}, {it.prefill_seqs} prefills)")
         return seconds
 
     # ------------------------------------------------------------ stages 4-7: its outcome
@@ -189,10 +198,10 @@ class Replica:
         if it.joining:
             first, finished_at_once = self.join(it.joining, now)
             check = check or finished_at_once
-        overshoot = self.retire(now) if check and self.batch.any_finished() else 0.0
+        overshoot = self.retire(now) if check else 0.0
         tokens = accepted + it.batch - overshoot  # Σ min(1 + accepted, remaining): exact integers
         self.ctx_sum += tokens
-        self.cl.step_rows.fromlist([start, self.index, it.batch, it.prefill_seqs, it.prompt_tokens, it.in_system,
+        self.log_step([start, self.index, it.batch, it.prefill_seqs, it.prompt_tokens, it.in_system,
                                     it.gamma, tokens + first, first, accepted, it.seconds, it.flops, alpha,
                                     it.stall, it.updating])
         if it.updating and done(self.update, now):
@@ -209,7 +218,7 @@ class Replica:
         drawn, rejected = self.batch.advance(acc, gamma)
         if self.distillers:
             self.buffer_mismatches(acc, gamma, rejected)
-        alpha = self.alpha_l[0] if self.cl.num_domains == 1 else self.alpha_sum / batch
+        alpha = self.alpha_l[0] if self.single else self.alpha_sum / batch
         return drawn - batch, alpha
 
     def join(self, joining: list[int], now: float) -> tuple[int, bool]:
@@ -232,15 +241,17 @@ class Replica:
             finished = finished or y >= 0.0  # a one-token output: done already
         b.n = n
         first = len(joining)
-        self.alpha_sum += alpha_l[0] * first if cl.num_domains == 1 else alphas
+        self.alpha_sum += alpha_l[0] * first if self.single else alphas
         self.ctx_sum += prompts + first
         return first, finished
 
     def retire(self, now: float) -> float:
-        """Stage 6: finished sequences leave (their KV is freed, their records counted for the
-        distillers); returns the tokens their last step drew beyond their outputs."""
+        """Stage 6: finished sequences (if any) leave (their KV is freed, their records counted
+        for the distillers); returns the tokens their last step drew beyond their outputs."""
+        done_rows = self.batch.retire_finished()
+        if done_rows is None:
+            return 0.0
         cl = self.cl
-        done_rows = self.batch.retire()
         cl.finish_log.append((now, self.counter, done_rows))
         kv_need, alpha_l = cl.kv_need_l, self.alpha_l
         overshoot, freed, alphas, doms = 0.0, 0, 0, []
@@ -273,6 +284,9 @@ class Replica:
             d.add_mismatches(int(by_dom[d.serves].sum()))
 
     def update_due(self) -> bool:
+        if len(self.distillers) == 1:
+            d = self.distillers[0]
+            return d.pending >= d.interval
         return any(d.pending >= d.interval for d in self.distillers)
 
     def start_update(self, now: float) -> Update:

@@ -207,10 +207,13 @@ def step_frame(flat):
         return pd.DataFrame({name: np.zeros(0, dtype={"i": np.int64, "b": bool, "f": float}[kind])
                              for name, kind in _STEP_KINDS.items()})
     table = np.frombuffer(flat, dtype=float).reshape(-1, len(STEP_COLUMNS))  # ints < 2^53: exact
+    # Canonical row order (start time, then replica, stable): the same whether replicas ran in one
+    # process or several, interleaved or one after another.
+    table = table[np.lexsort((table[:, STEP_COLUMNS.index("replica")], table[:, 0]))]
     columns = {}
     for j, name in enumerate(STEP_COLUMNS):
         col, kind = table[:, j], _STEP_KINDS[name]
-        columns[name] = col.astype(np.int64) if kind == "i" else col.astype(bool) if kind == "b" else col.copy()
+        columns[name] = col.astype(np.int64) if kind == "i" else col.astype(bool) if kind == "b" else col
     return pd.DataFrame(columns)
 
 
@@ -219,9 +222,7 @@ def assemble(cl, lives, reqs, end_s: float, num_replicas: int):
 
     cl.flush_logs()
     requests = request_frame(cl, lives, reqs, end_s)
-    # Canonical row order (start time, then replica): the same whether replicas ran in one
-    # process or several, interleaved or one after another.
-    steps = step_frame(cl.step_rows).sort_values(["time_s", "replica"], kind="stable", ignore_index=True)
+    steps = step_frame(cl.step_rows)
     phase = np.where(steps["batch"] > 0, np.where(steps["prefill_seqs"] > 0, "mixed", "decode"), "prefill")
     steps.insert(2, "phase", phase)
     # FLOPs the replica could have done in the iteration but did not (capacity × time − used).
