@@ -127,3 +127,28 @@ def test_idle_step_and_exclusive_update():
     rep.distillers[0].pending = 1
     assert start_update(rep, 3.0)  # exclusive: serving waits for it
     assert rep.update.min_end_s >= 3.0 and not math.isnan(rep.update.min_end_s)
+
+
+def test_registries_name_every_policy_the_scenario_accepts():
+    from osdsim.sim.distiller import DISTILLER_MODES
+    from osdsim.sim.policies import GAMMA_POLICIES, PREFILLS
+    from osdsim.sim.routing import ROUTERS
+    from osdsim.sim.scenario import ROUTERS as ROUTER_NAMES
+
+    assert set(ROUTERS) == set(ROUTER_NAMES)
+    assert set(DISTILLER_MODES) == {"spare", "exclusive"}
+    assert set(GAMMA_POLICIES) == {"fixed", "goodput"} and set(PREFILLS) == {"whole", "chunked"}
+
+
+def test_simulate_takes_objects_instead_of_names():
+    from osdsim.acceptance import ConstantAcceptance
+    from osdsim.sim import simulate
+    from osdsim.specs import load_hardware, load_model
+
+    base = {"workload": {"num_requests": 40, "rate": 4.0}}
+    by_name = simulate(dict(base, acceptance={"alpha": 0.55})).summary
+    by_object = simulate(dict(base, target=load_model("vicuna-7b-v1.3"), draft=load_model("llama-160m"),
+                              hardware=load_hardware("a100-80g")), acceptance=ConstantAcceptance(0.55)).summary
+    assert by_object["speedup"] == by_name["speedup"] and by_object["tpot_p99_s"] == by_name["tpot_p99_s"]
+    assert by_object["assumptions"]["target"] == "vicuna-7b-v1.3"
+    assert by_object["assumptions"]["acceptance"] == "ConstantAcceptance given, alpha 0.55"

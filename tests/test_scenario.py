@@ -58,7 +58,6 @@ def test_overrides_use_dotted_paths_and_yaml_values():
     ({"workload": {"rate": -1}}, "workload.rate"),
     ({"workload": {"rate": "fast"}}, "workload.rate"),
     ({"workload": {"arrival": "weibull"}}, "workload.arrival"),
-    ({"workload": {"arrival": "replay"}}, "workload.file"),
     ({"workload": {"num_requests": 0}}, "workload.num_requests"),
     ({"workload": {"output_tokens": {"dist": "zipf"}}}, "workload.output_tokens.dist"),
     ({"workload": {"prompt_tokens": {"dist": "lognormal", "mean": 10, "sigma": 1}}}, "workload.prompt_tokens.sigma"),
@@ -135,3 +134,15 @@ def test_toml_can_say_plain_decoding(tmp_path):
     (tmp_path / "plain.toml").write_text('draft = false\n')
     s = load_scenario(tmp_path / "plain.toml")
     assert s.draft is None and not s.speculative
+
+
+def test_replay_needs_a_file_or_given_requests():
+    import pandas as pd
+
+    from osdsim.sim import simulate
+
+    with pytest.raises(ValueError, match="workload.file is required"):
+        simulate({"workload": {"arrival": "replay"}})
+    table = pd.DataFrame({"arrival_s": [0.0, 1.0], "prompt_tokens": [8, 8], "output_tokens": [4, 6]})
+    res = simulate({"workload": {"arrival": "replay"}}, requests=table)
+    assert res.summary["finished"] == 2 and res.requests["output_tokens"].tolist() == [4, 6]

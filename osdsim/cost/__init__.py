@@ -7,8 +7,10 @@ from osdsim.cost.closed_form import (
     tau,
     walltime_improvement,
 )
+from osdsim.cost.framework import DEFAULT_FRAMEWORK
 from osdsim.cost.measured import MeasuredCost
 from osdsim.cost.model import ConstantCost, CostModel, RooflineCost
+from osdsim.cost.predict import Prediction, Unreachable, predict, solve_alpha
 from osdsim.cost.roofline import (
     ForwardCost,
     forward_bytes,
@@ -36,6 +38,7 @@ from osdsim.cost.step import (
 )
 
 __all__ = [
+    "DEFAULT_FRAMEWORK", "Prediction", "Unreachable", "predict", "solve_alpha",
     "ConstantCost", "CostModel", "ForwardCost", "RooflineCost", "c_from_cards", "capacity_flops_per_s",
     "distill_flops", "distill_time", "extra_arithmetic", "forward_bytes", "forward_cost", "forward_flops",
     "forward_time", "kv_capacity_tokens", "MeasuredCost", "min_improvement_bound", "min_tp", "optimal_gamma",

@@ -54,6 +54,7 @@ class Cluster:
         self.scenario = scenario
         draft_cost = cost.for_draft(scenario.draft_tp, scenario.draft_dtype) if hasattr(cost, "for_draft") else cost
         self.pricer = Pricer(cost, target, draft, scenario.context_bucket, draft_cost)
+        self.acceptance_given = acceptance is not None
         if not scenario.speculative:
             self.acceptance = None
         else:

@@ -19,11 +19,11 @@ from collections import deque
 
 import numpy as np
 
-from osdsim.acceptance import geometric_scale
 from osdsim.sim.batch import DOM, RunningBatch
 from osdsim.sim.distiller import DISTILLER_MODES, Update, done
-from osdsim.sim.draws import SAFE_SCALE, IidDraws, ModelDraws
+from osdsim.sim.draws import IidDraws, ModelDraws
 from osdsim.sim.policies import ADMISSIONS, gamma_policy, prefill_policy
+from osdsim.sim.replica_online import OnlineReplica
 
 
 class Iteration:
@@ -33,7 +33,7 @@ class Iteration:
                  "stall", "updating", "in_system")
 
 
-class Replica:
+class Replica(OnlineReplica):
     """State of one replica and the stages that change it (see the module docstring)."""
 
     __slots__ = ("cl", "index", "rng", "waiting", "assigned_l", "assigned_s_l", "pulled", "next_s", "clients",
@@ -111,38 +111,6 @@ class Replica:
 
     def domains_running(self) -> np.ndarray:
         return self.batch.matrix[:self.batch.n, DOM].astype(np.int64)
-
-    # ------------------------------------------------------------ acceptance
-
-    def refresh_acceptance(self, changed: list[int] | None = None) -> None:
-        """Per-domain α and Geometric scale for the draft as it is now; ``changed``: the only
-        domains whose records trained on changed (None: all)."""
-        cl = self.cl
-        if cl.acceptance is None:
-            self.alpha_l = self.scale_l = [0.0] * cl.num_domains
-            return
-        names, model = cl.domains, cl.acceptance
-        if changed is None:
-            self.alpha_l = [model.expected_alpha(d, n) for d, n in zip(names, self.n_trained)]
-            self.scale_l = [geometric_scale(a) for a in self.alpha_l]
-            self._per_domain = np.array((self.scale_l, self.alpha_l))
-        else:  # α is a function of (domain, records trained on): the others stay as they are
-            for d in changed:
-                self.alpha_l[d] = a = model.expected_alpha(names[d], self.n_trained[d])
-                self.scale_l[d] = self._per_domain[0, d] = geometric_scale(a)
-                self._per_domain[1, d] = a
-        self.draws.cap_first = max(self.scale_l) > SAFE_SCALE
-        n = self.batch.n
-        if n:
-            scale = self.batch.views[n].scale
-            if cl.num_domains == 1:
-                scale[:] = self.scale_l[0]
-                self.alpha_sum = self.alpha_l[0] * n
-            else:
-                per_row = self._per_domain.take(self.domains_running().astype(np.intp), axis=1)
-                scale[:] = per_row[0]
-                self.alpha_sum = float(np.add.reduce(per_row[1]))  # = np.asarray(alpha_l)[dom].sum()
-        self.gamma.refresh(self)
 
     # ------------------------------------------------------------ stages 1-3: the next iteration
 
@@ -271,42 +239,6 @@ class Replica:
         if self.clients is not None:
             self.release_clients(len(doms), now)
         return overshoot
-
-    # ------------------------------------------------------------ stage 7: the distiller
-
-    def buffer_mismatches(self, accepted: np.ndarray, gamma: int, rejected: float) -> None:
-        """One mismatched position per sequence whose step ended in a rejection."""
-        if len(self.distillers) == 1:
-            self.distillers[0].add_mismatches(int(rejected))
-            return
-        by_dom = np.bincount(self.domains_running()[accepted < gamma], minlength=self.cl.num_domains)
-        for d in self.distillers:
-            d.add_mismatches(int(by_dom[d.serves].sum()))
-
-    def update_due(self) -> bool:
-        if len(self.distillers) == 1:
-            d = self.distillers[0]
-            return d.pending >= d.interval
-        return any(d.pending >= d.interval for d in self.distillers)
-
-    def start_update(self, now: float) -> Update:
-        for d in self.distillers:
-            if d.due:
-                seconds, flops = self.cl.pricer.update(d.buffer_tokens)
-                self.update = d.start(now, seconds, flops)
-                self.due = self.update_due()
-                return self.update
-        raise RuntimeError("start_update called with no draft due")
-
-    def finish_update(self, now: float) -> None:
-        u, self.update = self.update, None
-        changed = [d for d, r in enumerate(u.records) if r]
-        for d in changed:
-            self.n_trained[d] += u.records[d]
-        self.refresh_acceptance(changed)
-        self.cl.update_rows.append((self.index, u.distiller.name, u.start_s, now, now - u.start_s,
-                                    u.min_end_s - u.start_s, u.num_tokens, sum(u.records), u.flops,
-                                    u.stall_s, self.mode.name, sum(self.alpha_l) / len(self.alpha_l)))
 
     def live(self) -> dict[str, np.ndarray]:
         """Per-sequence counts of the running batch (:meth:`RunningBatch.live`)."""

@@ -176,6 +176,9 @@ def assumptions(cl) -> dict:
     a = sc.acceptance
     if cl.acceptance is None:
         acceptance = "none (plain decoding)"
+    elif cl.acceptance_given:
+        model = cl.acceptance
+        acceptance = f"{type(model).__name__} given" + (f", alpha {model.alpha:g}" if hasattr(model, "alpha") else "")
     elif a.model == "constant":
         acceptance = f"constant alpha {a.alpha:g}" + (f", by domain {dict(a.by_domain)}" if a.by_domain else "")
     else:
@@ -185,8 +188,11 @@ def assumptions(cl) -> dict:
     else:
         count = f"{w.num_requests} requests" if w.num_requests is not None else f"{w.duration_s:g} s"
         workload = f"{w.arrival} arrivals at {w.rate:g} req/s, {count}"
-    return {"framework": getattr(cl.pricer.cost, "framework_name", "none"), "hardware": sc.hardware,
-            "target": sc.target, "draft": sc.draft if cl.acceptance is not None else None, "tp": sc.tp,
+    def name(card):
+        return getattr(card, "name", card)
+
+    return {"framework": getattr(cl.pricer.cost, "framework_name", "none"), "hardware": name(sc.hardware),
+            "target": name(sc.target), "draft": name(sc.draft) if cl.acceptance is not None else None, "tp": sc.tp,
             "draft_tp": sc.draft_tp, "dtype": sc.dtype, "acceptance": acceptance,
             "gamma_policy": "goodput" if cl.gamma_policy == "goodput" else f"fixed {cl.gamma_policy}",
             "workload": workload,

@@ -65,3 +65,37 @@ def dispatcher(env, cl, replicas: list[Replica]):
     for rep in replicas:  # let idle replicas notice that no more work will come
         if rep.wake is not None and not rep.wake.triggered:
             rep.wake.succeed()
+
+
+def round_robin(scenario, cl, reps: list[Replica]) -> float:
+    """Request i goes to replica i mod N, decided up front (closed-loop clients likewise): the
+    replicas share nothing, so each runs alone to its end in turn; the tables are put in
+    canonical order later. Returns the end of the simulated time."""
+    import numpy as np
+
+    closed, n = scenario.workload.arrival == "closed", len(cl.arrival)
+    for rep in reps:
+        ids = np.arange(rep.index, n, scenario.replicas, dtype=np.int64)
+        if closed:  # client c sends its requests to replica c mod replicas
+            rep.set_clients(ids, len(range(rep.index, scenario.workload.concurrency, scenario.replicas)))
+        else:
+            rep.set_assigned(ids, cl.arrival[ids])
+        cl.replica[ids] = rep.index
+    end_s = max([run_alone(rep, scenario.horizon_s) for rep in reps] + [0])
+    return float(scenario.horizon_s) if scenario.horizon_s is not None else end_s  # SimPy's clock stops there
+
+
+def least_outstanding(scenario, cl, reps: list[Replica]) -> float:
+    """Each arrival goes to the replica with the fewest requests in it: the dispatcher couples
+    the replicas, so SimPy orders their events."""
+    import simpy
+
+    env = simpy.Environment()
+    env.process(dispatcher(env, cl, reps))
+    for rep in reps:
+        env.process(simpy_replica(env, rep))
+    env.run(until=scenario.horizon_s)
+    return env.now
+
+
+ROUTERS = {"round_robin": round_robin, "least_outstanding": least_outstanding}

@@ -20,44 +20,39 @@ from osdsim.sim.cluster import Cluster
 from osdsim.sim.pricing import build_cost
 from osdsim.sim.replica import Replica
 from osdsim.sim.results import SimResult
-from osdsim.sim.routing import dispatcher, run_alone, simpy_replica
+from osdsim.sim.routing import ROUTERS
 from osdsim.sim.scenario import Scenario, load_scenario
 
 
-def _run_replicas(scenario: Scenario, cost, indices: list[int] | None = None):
-    """Build the cluster and run the replicas in ``indices`` (all when None) to the end."""
+@dataclass(frozen=True)
+class Given:
+    """Objects given in place of what the scenario names: a cost model, an acceptance model, the
+    requests (a :class:`osdsim.sim.workload.Requests` or a table with arrival_s, prompt_tokens,
+    output_tokens[, domain]). None: the scenario's own."""
+
+    cost: object = None
+    acceptance: object = None
+    requests: object = None
+
+
+def _build(scenario: Scenario, given: Given):
     children = np.random.SeedSequence(scenario.seed).spawn(1 + scenario.replicas)
-    reqs = workload.generate(scenario, np.random.default_rng(children[0]))
-    cl = Cluster(scenario, reqs, cost if cost is not None else build_cost(scenario))
+    reqs = workload.generate(scenario, np.random.default_rng(children[0]), given.requests)
+    cost = given.cost if given.cost is not None else build_cost(scenario)
+    return children, reqs, Cluster(scenario, reqs, cost, given.acceptance)
+
+
+def _run_replicas(scenario: Scenario, given: Given, indices: list[int] | None = None):
+    """Build the cluster and run the replicas in ``indices`` (all when None) to the end."""
+    if not isinstance(given, Given):  # a cost model alone (benchmarks, older callers)
+        given = Given(cost=given)
+    children, reqs, cl = _build(scenario, given)
     indices = range(scenario.replicas) if indices is None else indices
     reps = [Replica(r, cl, np.random.default_rng(children[1 + r])) for r in indices]
     for rep in reps:
         rep.distillers = cl.distillers()
-    if cl.dispatched:  # least outstanding: the dispatcher couples the replicas, SimPy orders events
-        import simpy
-
-        env = simpy.Environment()
-        env.process(dispatcher(env, cl, reps))
-        for rep in reps:
-            env.process(simpy_replica(env, rep))
-        env.run(until=scenario.horizon_s)
-        return cl, reps, reqs, env.now
-    # Round robin, decided up front (request i goes to replica i mod N): the replicas share
-    # nothing, so each runs to its end in turn; the tables are put in canonical order later.
-    end_s = 0
-    closed = scenario.workload.arrival == "closed"
-    for rep in reps:
-        ids = np.arange(rep.index, len(reqs), scenario.replicas, dtype=np.int64)
-        if closed:  # client c sends its requests to replica c mod replicas
-            rep.set_clients(ids, len(range(rep.index, scenario.workload.concurrency, scenario.replicas)))
-        else:
-            rep.set_assigned(ids, cl.arrival[ids])
-        cl.replica[ids] = rep.index
-    for rep in reps:
-        end_s = max(end_s, run_alone(rep, scenario.horizon_s))
-    if scenario.horizon_s is not None:  # SimPy's clock stops at the horizon
-        end_s = float(scenario.horizon_s)
-    return cl, reps, reqs, end_s
+    router = scenario.router if cl.dispatched else "round_robin"
+    return cl, reps, reqs, ROUTERS[router](scenario, cl, reps)
 
 
 PER_REQUEST = ("arrival", "first_token_s", "finish_s", "replica", "steps", "accepted", "rejected_steps", "rejected")
@@ -93,13 +88,13 @@ def _no_cycle_collection():
 
 
 def _run_part(args) -> _Part:
-    scenario, cost, indices = args
+    scenario, given, indices = args
     with _no_cycle_collection():
-        return _run_part_now(scenario, cost, indices)
+        return _run_part_now(scenario, given, indices)
 
 
-def _run_part_now(scenario: Scenario, cost, indices: list[int]) -> _Part:
-    cl, reps, _, end_s = _run_replicas(scenario, cost, indices)
+def _run_part_now(scenario: Scenario, given: Given, indices: list[int]) -> _Part:
+    cl, reps, _, end_s = _run_replicas(scenario, given, indices)
     cl.flush_logs()
     ids = np.flatnonzero(np.isin(cl.replica, indices))
     live = [r.live() for r in reps]
@@ -107,17 +102,15 @@ def _run_part_now(scenario: Scenario, cost, indices: list[int]) -> _Part:
                  live, end_s)
 
 
-def _run_parallel(scenario: Scenario, cost, workers: int) -> SimResult:
+def _run_parallel(scenario: Scenario, given: Given, workers: int) -> SimResult:
     """Round-robin replicas share nothing, so groups of them run in separate processes; the
     merged tables are identical to a single-process run (rows are put in canonical order)."""
     import multiprocessing
 
     groups = [list(range(w, scenario.replicas, workers)) for w in range(workers)]
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        parts = pool.map(_run_part, [(scenario, cost, g) for g in groups])
-    children = np.random.SeedSequence(scenario.seed).spawn(1 + scenario.replicas)
-    reqs = workload.generate(scenario, np.random.default_rng(children[0]))
-    cl = Cluster(scenario, reqs, cost if cost is not None else build_cost(scenario))
+        parts = pool.map(_run_part, [(scenario, given, g) for g in groups])
+    _, reqs, cl = _build(scenario, given)
     lives = []
     for part in parts:
         cl.step_rows += part.step_rows
@@ -129,27 +122,33 @@ def _run_parallel(scenario: Scenario, cost, workers: int) -> SimResult:
     return results.assemble(cl, lives, reqs, end_s, scenario.replicas)
 
 
-def run_once(scenario: Scenario, cost=None, workers: int = 1) -> SimResult:
-    """Simulate ``scenario`` as given (no baseline). ``workers`` > 1 runs groups of replicas in
-    separate processes when the router is round robin (they are independent); results are the
-    same as with one process."""
+def run_once(scenario: Scenario, cost=None, workers: int = 1, acceptance=None, requests=None) -> SimResult:
+    """Simulate ``scenario`` as given (no baseline); ``cost``, ``acceptance`` and ``requests``
+    replace the scenario's (:class:`Given`). ``workers`` > 1 runs groups of replicas in separate
+    processes when the router is round robin (they are independent); results are the same as
+    with one process."""
+    given = Given(cost, acceptance, requests)
     with _no_cycle_collection():
         if workers > 1 and scenario.replicas > 1 and scenario.router == "round_robin":
-            return _run_parallel(scenario, cost, min(workers, scenario.replicas))
-        cl, reps, reqs, end_s = _run_replicas(scenario, cost)
+            return _run_parallel(scenario, given, min(workers, scenario.replicas))
+        cl, reps, reqs, end_s = _run_replicas(scenario, given)
         return results.assemble(cl, [r.live() for r in reps], reqs, end_s, len(reps))
 
 
-def simulate(scenario, cost=None, baseline: bool = True, overrides=(), workers: int = 1) -> SimResult:
+def simulate(scenario, cost=None, baseline: bool = True, overrides=(), workers: int = 1, *,
+             acceptance=None, requests=None) -> SimResult:
     """Run a scenario (path, mapping or :class:`Scenario`) and, unless ``baseline`` is False,
     its plain-decoding baseline on the same requests; ``summary["speedup"]`` is baseline mean
-    latency / mean latency. ``cost`` replaces the scenario's cost model (a CostModel; it must
-    pickle when ``workers`` > 1). ``workers`` > 1 spreads round-robin replicas over processes."""
+    latency / mean latency. Objects replace what the scenario names: ``cost`` (a CostModel),
+    ``acceptance`` (an acceptance model), ``requests`` (a ``Requests`` or a table with arrival_s,
+    prompt_tokens, output_tokens[, domain]); the scenario's target, draft and hardware may be
+    card objects too. They must pickle when ``workers`` > 1, which spreads round-robin replicas
+    over processes."""
     scenario = load_scenario(scenario, overrides)
-    result = run_once(scenario, cost, workers)
+    result = run_once(scenario, cost, workers, acceptance, requests)
     result.scenario = scenario
     if baseline:
-        base = run_once(scenario.plain(), cost, workers)
+        base = run_once(scenario.plain(), cost, workers, None, requests)
         result.summary["baseline"] = base.summary
         result.summary.update(ratios(result.summary, base.summary))
     return result

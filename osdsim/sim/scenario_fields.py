@@ -100,9 +100,9 @@ class Slo:
 @dataclass(frozen=True)
 class Scenario:
     seed: int = 0
-    target: str = "vicuna-7b-v1.3"
-    draft: str | None = "llama-160m"  # None (TOML: "none" or false): plain decoding
-    hardware: str = "a100-80g"
+    target: Any = "vicuna-7b-v1.3"  # a models/llm card name or path, or (API) a ModelSpec
+    draft: Any = "llama-160m"  # the same, or None (TOML: "none" or false): plain decoding
+    hardware: Any = "a100-80g"  # a models/hardware card name or path, or (API) a HardwareSpec
     replicas: int = 1
     max_batch: int = 64
     gamma: int | str = 5  # an integer, or "goodput" (per-step γ maximising expected tokens/s)

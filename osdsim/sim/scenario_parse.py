@@ -24,7 +24,7 @@ from osdsim.sim.scenario_fields import (
     Slo,
     Workload,
 )
-from osdsim.specs import DTYPE_BYTES
+from osdsim.specs import DTYPE_BYTES, HardwareSpec, ModelSpec
 
 
 def _int(value, path: str, minimum: int = 0) -> int:
@@ -112,8 +112,6 @@ def _workload(raw: Mapping) -> Workload:
     if arrival == "closed" and out.num_requests is None:
         raise ValueError("workload.num_requests is required when workload.arrival is closed (the clients "
                          "send requests until that many were sent)")
-    if arrival == "replay" and out.file is None:
-        raise ValueError("workload.file is required when workload.arrival is replay")
     if arrival != "replay" and out.num_requests is None and out.duration_s is None:
         raise ValueError("workload.num_requests or workload.duration_s must be given")
     return out
@@ -219,9 +217,9 @@ def parse_scenario(raw: Mapping, base_dir: str = ".") -> Scenario:
         draft = None  # TOML has no null: draft = "none" (or false) means plain decoding
     scenario = Scenario(
         seed=_int(raw.get("seed", d.seed), "seed", 0),
-        target=_str(raw.get("target", d.target), "target"),
-        draft=None if draft is None else _str(draft, "draft"),
-        hardware=_str(raw.get("hardware", d.hardware), "hardware"),
+        target=_card(raw.get("target", d.target), "target", ModelSpec),
+        draft=None if draft is None else _card(draft, "draft", ModelSpec),
+        hardware=_card(raw.get("hardware", d.hardware), "hardware", HardwareSpec),
         replicas=_int(raw.get("replicas", d.replicas), "replicas", 1),
         max_batch=_int(raw.get("max_batch", d.max_batch), "max_batch", 1),
         gamma=gamma,
@@ -255,6 +253,11 @@ def parse_scenario(raw: Mapping, base_dir: str = ".") -> Scenario:
         raise ValueError(f"draft_tp must be <= tp ({scenario.tp}): the draft runs on the target's GPUs, "
                          f"got {scenario.draft_tp}")
     return scenario
+
+
+def _card(value, path: str, kind):
+    """A card name or path, or a card object (the API's way to pass cards without files)."""
+    return value if isinstance(value, kind) else _str(value, path)
 
 
 def _bool(value, path: str) -> bool:

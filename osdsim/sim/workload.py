@@ -80,12 +80,19 @@ def replay(path: str, domains: tuple[str, ...]) -> Requests:
     if not p.is_file():
         raise ValueError(f"workload.file: no such file {path}")
     frame = pd.read_json(p, lines=True) if p.suffix in (".jsonl", ".json") else pd.read_csv(p)
+    return from_frame(frame, domains, f"workload.file {path}")
+
+
+def from_frame(frame, domains: tuple[str, ...] = ("default",), where: str = "requests") -> Requests:
+    """Requests from a table with arrival_s, prompt_tokens, output_tokens[, domain] (one row each)."""
+    import pandas as pd
+
     missing = {"arrival_s", "prompt_tokens", "output_tokens"} - set(frame.columns)
     if missing:
-        raise ValueError(f"workload.file {path} lacks column(s) {', '.join(sorted(missing))}")
+        raise ValueError(f"{where} lacks column(s) {', '.join(sorted(missing))}")
     frame = frame.sort_values("arrival_s", kind="stable")
     if frame["arrival_s"].min() < 0 or (frame[["prompt_tokens", "output_tokens"]] < 1).any().any():
-        raise ValueError(f"workload.file {path}: arrival_s must be >= 0 and token counts >= 1")
+        raise ValueError(f"{where}: arrival_s must be >= 0 and token counts >= 1")
     names = frame["domain"].astype(str) if "domain" in frame.columns else pd.Series(["default"] * len(frame))
     known = list(domains) + sorted(set(names) - set(domains))
     index = {d: i for i, d in enumerate(known)}
@@ -94,10 +101,19 @@ def replay(path: str, domains: tuple[str, ...]) -> Requests:
                     np.array([index[d] for d in names], dtype=np.int64), tuple(known))
 
 
-def generate(scenario: Scenario, rng: np.random.Generator) -> Requests:
-    """The scenario's requests, drawn from ``rng`` (the workload's own child Generator)."""
+def generate(scenario: Scenario, rng: np.random.Generator, requests=None) -> Requests:
+    """The scenario's requests, drawn from ``rng`` (the workload's own child Generator), or
+    ``requests`` as given (a :class:`Requests` or a table for :func:`from_frame`)."""
     w = scenario.workload
+    if requests is not None:
+        if isinstance(requests, Requests):
+            return Requests(requests.arrival_s.copy(), requests.prompt_tokens, requests.output_tokens,
+                            requests.domain, requests.domains)
+        return from_frame(requests, w.domains)
     if w.arrival == "replay":
+        if w.file is None:
+            raise ValueError("workload.file is required when workload.arrival is replay "
+                             "(or pass the requests to simulate)")
         return replay(scenario.resolve(w.file), w.domains)
     if w.arrival == "closed":  # arrivals happen as clients get their answers (set by the engine)
         arrivals = np.full(w.num_requests, math.nan)

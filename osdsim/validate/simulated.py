@@ -8,9 +8,8 @@ calibrated cost model; its plain-decoding baseline gives the predicted speedup. 
 simulation. An online run is replayed with its learning curves and the simulator's distiller
 updating the draft every ``update_interval`` records in exclusive mode, as the real run did
 between records; the whole stream is served (the draft learns from all of it) and the chosen
-records compared, α over records included (the learning curves are passed inline). The
-simulator still reads model cards and the workload from files: :func:`simulate_records` writes
-them to a temporary folder until it accepts objects.
+records compared, α over records included (the learning curves are passed inline).
+The cards and the workload go to the simulator as objects (no files).
 """
 
 from __future__ import annotations
@@ -35,13 +34,6 @@ def workload_frame(records: pd.DataFrame, gap_s: float) -> pd.DataFrame:
                          "domain": spec["domain"].astype(str).to_numpy() if "domain" in spec else "default"})
 
 
-def card_mapping(spec: ModelSpec) -> dict[str, Any]:
-    """An LLM card mapping for ``spec`` (what ``load_model`` reads back as the same spec)."""
-    from dataclasses import asdict
-
-    return {k: v for k, v in asdict(spec).items()}
-
-
 def simulate_records(cost, *, target: ModelSpec, draft: ModelSpec, hardware: str, workload: pd.DataFrame,
                      acceptance: dict[str, Any], gamma: int, seed: int = 0, online: dict[str, Any] | None = None,
                      ) -> dict[str, Any]:
@@ -51,33 +43,19 @@ def simulate_records(cost, *, target: ModelSpec, draft: ModelSpec, hardware: str
     ``acceptance`` is the scenario's acceptance section; ``online`` (``update_interval``) replays
     the run with the simulator's distiller updating the draft between records (exclusive mode).
     """
-    import tempfile
-
-    import yaml
-
     from osdsim.sim import load_scenario, simulate
 
-    # TODO(sim objects): the simulator reads model cards and a replay workload from files only;
-    # pass the ``target``/``draft`` specs and the ``workload`` table to it once it accepts them,
-    # and drop this folder.
-    with tempfile.TemporaryDirectory(prefix="osdsim-validate-") as tmp:
-        cards = {}
-        for role, spec in (("target", target), ("draft", draft)):
-            cards[role] = str(Path(tmp) / f"{role}.yaml")
-            Path(cards[role]).write_text(yaml.safe_dump(card_mapping(spec)), encoding="utf-8")
-        workload_file = str(Path(tmp) / "workload.csv")
-        workload.to_csv(workload_file, index=False)
-        scenario = {
-            "seed": seed, "target": cards["target"], "draft": cards["draft"], "hardware": hardware,
-            "replicas": 1, "max_batch": 1, "gamma": int(gamma), "kv_tokens": 1e9, "context_bucket": 1,
-            "workload": {"arrival": "replay", "file": workload_file, "domains": sorted(set(workload["domain"]))},
-            "acceptance": dict(acceptance),
-        }
-        if online:
-            scenario["online"] = {"update_interval": int(online["update_interval"]), "mode": "exclusive"}
-        parsed = load_scenario(scenario)
-        result = simulate(parsed, cost=cost, baseline=False)
-        base = simulate(parsed.plain(), cost=cost, baseline=False)
+    scenario = {
+        "seed": seed, "target": target, "draft": draft, "hardware": hardware,
+        "replicas": 1, "max_batch": 1, "gamma": int(gamma), "kv_tokens": 1e9, "context_bucket": 1,
+        "workload": {"arrival": "replay", "domains": sorted(set(workload["domain"]))},
+        "acceptance": dict(acceptance),
+    }
+    if online:
+        scenario["online"] = {"update_interval": int(online["update_interval"]), "mode": "exclusive"}
+    parsed = load_scenario(scenario)
+    result = simulate(parsed, cost=cost, baseline=False, requests=workload)
+    base = simulate(parsed.plain(), cost=cost, baseline=False, requests=workload)
     return {"requests": result.requests, "baseline_requests": base.requests, "summary": result.summary}
 
 
