@@ -60,7 +60,7 @@ def write_report(out: Path, figures: Path, results: dict, timings: dict, curves:
     parts = [
         "# osdsim demo report",
         "",
-        "Every number below was produced by this run; the commands are ordinary osdsim subcommands "
+        "Every number below was produced by this run; each stage calls the library functions behind an osdsim subcommand "
         "(see `osdsim demo --help`). Stage times (s): "
         + ", ".join(f"{k} {v}" for k, v in timings.items()) + ".",
         "",
