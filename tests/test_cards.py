@@ -51,7 +51,7 @@ EXPECTED_HARDWARE = PREEXISTING_HARDWARE | {
     "rtx-5060-ti", "gtx-1080-ti", "tesla-p40", "m1-ultra", "m1-pro", "radeon-pro-w7900",
 }
 
-# REFERENCE.md, hardware table (vendor spec sheets, dense): memory GB, bandwidth GB/s, bf16 TFLOP/s
+# docs/reference.md, hardware table (vendor spec sheets, dense): memory GB, bandwidth GB/s, bf16 TFLOP/s
 # (fp16 where the part has no bf16: T4, V100, Apple GPUs, and Pascal, where it is the 1/64-rate figure).
 REFERENCE_HARDWARE = {
     "a100-40g": (40, 1555, 312),

@@ -1,8 +1,10 @@
-"""Model and hardware cards: frozen dataclasses and the loaders for ``models/*.yaml``."""
+"""Model and hardware cards: frozen dataclasses and the loaders for the cards in ``osdsim/cards/*/*.yaml``."""
 
 from osdsim.specs.cards import (
     CardError,
+    card_from_mapping,
     card_names,
+    card_path,
     load_framework,
     load_hardware,
     load_model,
@@ -15,6 +17,8 @@ from osdsim.specs.model import ModelSpec
 __all__ = [
     "DTYPE_BYTES",
     "CardError",
+    "card_from_mapping",
+    "card_path",
     "FrameworkSpec",
     "HardwareSpec",
     "ModelSpec",

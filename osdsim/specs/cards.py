@@ -1,4 +1,4 @@
-"""Loaders for the cards in ``models/llm/*.yaml`` and ``models/hardware/*.yaml``.
+"""Loaders for the cards shipped in ``osdsim/cards/{llm,hardware,framework}/*.yaml`` (package data).
 
 A card is named by its file's stem (``vicuna-7b-v1.3``, ``a100-80g``); a path to a YAML file
 works too. YAML goes through ``yaml.safe_load`` only. Every field is checked: an unknown one,
@@ -11,6 +11,7 @@ instruct or chat fine-tune shares its base model's architecture: ``llama-2-70b-c
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import fields
@@ -18,6 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from osdsim.safe.loaders import load_yaml
+from osdsim.safe.numbers import InputError, check_number
+from osdsim.safe.text import short
 from osdsim.specs.framework import FrameworkSpec
 from osdsim.specs.hardware import HardwareSpec
 from osdsim.specs.model import ModelSpec
@@ -42,11 +46,12 @@ class CardError(ValueError):
 
 
 def models_dir() -> Path:
-    """Root of the cards: ``$OSDSIM_MODELS_DIR`` or the repository's ``models/``."""
+    """Root of the cards: ``$OSDSIM_MODELS_DIR`` or the package's own ``osdsim/cards/`` (shipped
+    in the wheel as package data)."""
     env = os.environ.get("OSDSIM_MODELS_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "models"
+    return Path(__file__).resolve().parents[1] / "cards"
 
 
 def card_names(kind: str) -> list[str]:
@@ -58,10 +63,15 @@ def card_names(kind: str) -> list[str]:
 def _card_path(kind: str, name: str) -> Path:
     if not isinstance(name, str) or not name:
         raise CardError(f"{_KINDS[kind]} card name must be a non-empty string, got {name!r}")
-    if name.endswith((".yaml", ".yml")) or os.sep in name:
+    if name.endswith((".yaml", ".yml", ".json")) or os.sep in name or "/" in name:
         path = Path(name)
+        if kind == "llm" and path.is_dir() and (path / "config.json").is_file():
+            return path / "config.json"  # a Hugging Face model folder
         if not path.is_file():
             raise CardError(f"{_KINDS[kind]} card file {name} does not exist")
+        if path.suffix == ".json" and kind != "llm":
+            raise CardError(f"{name}: a .json file is read as a Hugging Face config.json, which only "
+                            f"describes an LLM; a {_KINDS[kind]} card is a YAML file")
         return path
     path = models_dir() / kind / f"{name}.yaml"
     if not path.is_file():
@@ -72,17 +82,12 @@ def _card_path(kind: str, name: str) -> Path:
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse a small YAML mapping safely; errors name the file and line."""
-    import yaml
-
     if path.stat().st_size > MAX_CARD_BYTES:
         raise CardError(f"{path}: file is larger than {MAX_CARD_BYTES} bytes")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise CardError(f"{path}{where}: {problem}") from None
+    try:  # bounded: nesting depth and alias expansion are capped (osdsim.safe.loaders)
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except InputError as exc:
+        raise CardError(str(exc)) from None
     except UnicodeDecodeError:
         raise CardError(f"{path}: not UTF-8 text") from None
     if not isinstance(data, dict):
@@ -91,13 +96,15 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _number(path: Path, key: str, value: Any) -> float:
-    # YAML 1.1 reads "1.6e8" as a string; accept numeric strings, reject everything else.
-    if isinstance(value, bool):
-        raise CardError(f"{path}: field {key!r} must be a number, got {value!r}")
+    # Older YAML readers take "1.6e8" for a string; accept numeric strings, reject everything else,
+    # and NaN or infinity anywhere (a card's numbers are all finite).
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise CardError(f"{path}: field {key!r} must be a number, got {value!r}") from None
+        return check_number(value, f"{path}: field {short(key)}")
+    except InputError as exc:
+        raise CardError(str(exc)) from None
 
 
 def _build(cls, path: Path, data: dict[str, Any]):
@@ -105,17 +112,19 @@ def _build(cls, path: Path, data: dict[str, Any]):
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in allowed:
-            raise CardError(f"{path}: unknown field {key!r}; allowed: {', '.join(sorted(allowed))}")
+            raise CardError(f"{path}: unknown field {short(key)}; allowed: {', '.join(sorted(allowed))}")
         ftype = str(allowed[key].type)
         if ftype == "int":
             number = _number(path, key, value)
             if number != int(number):
-                raise CardError(f"{path}: field {key!r} must be an integer, got {value!r}")
+                raise CardError(f"{path}: field {short(key)} must be an integer, got {short(value)}")
             value = int(number)
         elif ftype == "float":
             value = _number(path, key, value)
         elif ftype == "bool" and not isinstance(value, bool):
-            raise CardError(f"{path}: field {key!r} must be true or false, got {value!r}")
+            raise CardError(f"{path}: field {short(key)} must be true or false, got {short(value)}")
+        elif ftype == "str" and not isinstance(value, str):
+            raise CardError(f"{path}: field {short(key)} must be a string, got {short(value)}")
         kwargs[key] = value
     try:
         return cls(**kwargs)
@@ -127,7 +136,10 @@ def _build(cls, path: Path, data: dict[str, Any]):
 
 def _read_card(kind: str, path: Path, depth: int = 0) -> dict[str, Any]:
     """The card's fields with those of the card it is ``like`` filled in under its own."""
-    data = dict(read_yaml(path))
+    return _inherit(kind, dict(read_yaml(path)), path, depth)
+
+
+def _inherit(kind: str, data: dict[str, Any], path: Path, depth: int = 0) -> dict[str, Any]:
     base = data.pop("like", None)
     if base is None:
         return data
@@ -146,6 +158,13 @@ def _read_card(kind: str, path: Path, depth: int = 0) -> dict[str, Any]:
 @lru_cache(maxsize=256)
 def _load_model_path(path: str) -> ModelSpec:
     p = Path(path)
+    if p.suffix == ".json":  # a Hugging Face config.json: converted, named after its model folder
+        from osdsim.specs.hf import model_spec_from_hf_dir
+
+        try:
+            return model_spec_from_hf_dir(p)
+        except (TypeError, ValueError) as exc:
+            raise CardError(f"{p}: not a usable Hugging Face config.json ({exc})") from None
     data = _read_card("llm", p)
     data.setdefault("name", p.stem)
     return _build(ModelSpec, p, data)
@@ -169,6 +188,10 @@ def _load_framework_path(path: str) -> FrameworkSpec:
     p = Path(path)
     data = _read_card("framework", p)
     data.setdefault("name", p.stem)
+    return _framework_from_data(p, data)
+
+
+def _framework_from_data(p: Path, data: dict[str, Any]) -> FrameworkSpec:
     _micro_to_seconds(p, data)
     loso = data.get("loso", {})
     if not isinstance(loso, dict) or not all(isinstance(v, dict) for v in loso.values()):
@@ -187,6 +210,10 @@ def _load_hardware_path(path: str) -> HardwareSpec:
     p = Path(path)
     data = _read_card("hardware", p)
     data.setdefault("name", p.stem)
+    return _hardware_from_data(p, data)
+
+
+def _hardware_from_data(p: Path, data: dict[str, Any]) -> HardwareSpec:
     for key, (field_name, scale) in _HW_UNITS.items():
         if key in data:
             data[field_name] = _number(p, key, data.pop(key)) * scale
@@ -228,27 +255,54 @@ def _measured_row(path: Path, index: int, row: Any, field_name: str = "measured"
         ok = math.isfinite(v) and (v > 0 if low is None else v >= low)
         if not ok:
             need = "a finite number > 0" if low is None else f"a finite number >= {low:g}"
-            raise CardError(f"{path}: field {where!r} must be {need}, got {row[k]!r}")
+            raise CardError(f"{path}: field {where!r} must be {need}, got {short(row[k])}")
         values.append(v)
     return (str(row["model"]), *values)
 
 
 def load_model(name: str | ModelSpec) -> ModelSpec:
-    """The LLM card ``name`` (a stem in ``models/llm`` or a YAML path)."""
+    """The LLM card ``name`` (a stem in ``osdsim/cards/llm``, a YAML path, or a Hugging Face ``config.json`` or model folder)."""
     if isinstance(name, ModelSpec):
         return name
     return _load_model_path(str(_card_path("llm", name)))
 
 
 def load_framework(name: str | FrameworkSpec) -> FrameworkSpec:
-    """The serving-framework card ``name`` (a stem in ``models/framework`` or a YAML path)."""
+    """The serving-framework card ``name`` (a stem in ``osdsim/cards/framework`` or a YAML path)."""
     if isinstance(name, FrameworkSpec):
         return name
     return _load_framework_path(str(_card_path("framework", name)))
 
 
 def load_hardware(name: str | HardwareSpec) -> HardwareSpec:
-    """The hardware card ``name`` (a stem in ``models/hardware`` or a YAML path)."""
+    """The hardware card ``name`` (a stem in ``osdsim/cards/hardware`` or a YAML path)."""
     if isinstance(name, HardwareSpec):
         return name
     return _load_hardware_path(str(_card_path("hardware", name)))
+
+
+def card_from_mapping(kind: str, data: dict[str, Any], where: str = "card"):
+    """A card of ``kind`` ("llm", "hardware", "framework") from a mapping written like a card file,
+    usually ``{"like": NAME, field: value, ...}`` (what ``--set hardware.bandwidth_GBps=1500``
+    makes of a scenario's ``hardware``): the named card with those fields overridden, in the
+    card's own units. ``where`` names the mapping in errors."""
+    if kind not in _KINDS:
+        raise CardError(f"unknown card kind {kind!r}; known: {', '.join(_KINDS)}")
+    if not isinstance(data, dict):
+        raise CardError(f"{where}: a {_KINDS[kind]} card must be a name, a file or a mapping of fields")
+    p = Path(where)
+    base = data.get("like")
+    merged = _inherit(kind, dict(data), p)
+    if "name" not in data:
+        merged["name"] = f"{base}+overrides" if isinstance(base, str) else "inline"
+    if kind == "llm":
+        return _build(ModelSpec, p, merged)
+    if kind == "hardware":
+        return _hardware_from_data(p, merged)
+    return _framework_from_data(p, merged)
+
+
+def card_path(kind: str, name: str) -> Path:
+    """The file behind the card ``name`` of ``kind`` (a shipped card, a YAML file or, for an LLM,
+    a Hugging Face config.json)."""
+    return _card_path(kind, name)
