@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/osdsim demo
+	$(BIN)/osdsim demo --figures figures
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -108,6 +108,19 @@ def _variants() -> dict[str, dict]:
                         "dtype": "fp8", "draft_dtype": "bf16"}
     v["quantised"] = {"target": "qwen2.5-7b", "draft": "qwen2.5-0.5b", "hardware": "rtx-3090",
                       "framework": "llama.cpp-gpu", "dtype": "q4_k", "draft_dtype": "q8_0"}
+    # Draft kinds, trees, γ policies and methods (issue 11).
+    v["kind_ngram"] = {"draft": {"kind": "ngram", "cpu_per_step_us": 200, "match_rate": 0.6}}
+    v["kind_eagle_chain"] = {"draft": "eagle"}
+    v["kind_eagle_tree"] = {"draft": {"kind": "head", "style": "eagle", "tree": "eagle-mc_sim_7b_63"}}
+    v["kind_medusa_full_tree"] = {"draft": {"kind": "head", "style": "medusa", "heads": 3,
+                                            "tree": {"width": 2, "depth": 3}}}
+    v["kind_self"] = {"draft": "self:8"}
+    v["policy_hf_heuristic"] = {"gamma_policy": {"kind": "hf-heuristic"}}
+    v["policy_confidence"] = {"gamma": 8, "gamma_policy": {"kind": "confidence", "pass_rate": 0.8,
+                                                           "alpha_passed": 0.85}}
+    v["policy_adaptive"] = {"gamma": 10, "gamma_policy": {"kind": "adaptive", "threshold": 0.2}}
+    v["method_lookup"] = {"methods": {"lookup": {"draft": "ngram", "acceptance": {"alpha": 0.4}}},
+                          "method": "lookup"}
     curves = {"acceptance": {"model": "learning_curve", "domains": CURVES}, "workload": TWO_DOMAINS}
     v["curve_frozen"] = curves
     for mode in ("spare", "exclusive"):

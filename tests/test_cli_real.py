@@ -29,7 +29,7 @@ def test_the_run_workflow_refuses_bad_options_before_loading_models(tmp_path):
         serve_to_trace(RunOptions(gamma=-1))
     with pytest.raises(ValueError, match="--resume needs --out"):
         serve_to_trace(RunOptions(), resume=True)
-    (tmp_path / "t.jsonl").write_text("")
+    (tmp_path / "t.jsonl").write_text('{"type": "meta", "schema_version": 1}\n')  # (an empty file holds nothing)
     with pytest.raises(ValueError, match="exists"):
         serve_to_trace(RunOptions(), str(tmp_path / "t.jsonl"))
 
@@ -89,7 +89,7 @@ def test_run_online_writes_trace_curves_and_resumes(model_dirs, tmp_path, capsys
 
 def test_run_refuses_existing_trace_and_bad_schedule(model_dirs, tmp_path):
     out = tmp_path / "x.jsonl"
-    out.write_text("")
+    out.write_text('{"type": "meta", "schema_version": 1}\n')
     code, err = cli(["run", "--target", model_dirs["target"], "--draft", model_dirs["draft"],
                      "--out", str(out)])
     assert code == 2 and "exists" in err.get("error", "exists")
@@ -110,3 +110,72 @@ def test_distill_saves_a_loadable_draft(model_dirs, tmp_path, capsys):
     from osdsim.real.loading import load_model
 
     assert load_model(out).config.hidden_size == 16
+
+
+def _run_argv(model_dirs, out, *extra):
+    return ["run", "--target", model_dirs["target"], "--draft", model_dirs["draft"], "--schedule", "sql:3,math:3",
+            "--max-new-tokens", "6", "--gamma", "2", "--threads", "1", "--no-progress", "--out", str(out), *extra]
+
+
+def test_resume_refuses_a_trace_of_another_run_naming_the_fields(model_dirs, tmp_path, capsys):
+    out = tmp_path / "run.jsonl"
+    assert cli(_run_argv(model_dirs, out, "--records", "2"))[0] == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    for extra, field in ((["--gamma", "3"], "gamma"), (["--temperature", "0.5"], "temperature"),
+                         (["--schedule", "sql:4,math:3"], "schedule"), (["--max-new-tokens", "7"], "max_new_tokens"),
+                         (["--seed", "1"], "seed"), (["--baseline"], "baseline"),
+                         (["--target", model_dirs["draft"]], "target")):
+        code, _ = cli(_run_argv(model_dirs, out, "--resume", *extra))
+        err = capsys.readouterr().err
+        assert code == 2 and f"{field}: trace" in err and "other options" in err, (extra, err)
+        assert err.count("error:") == 1 and err.rstrip().endswith("--out.") and "Traceback" not in err
+        assert out.read_bytes() == before  # refused before anything was cut or appended
+    # The same options resume (and a longer --records continues the stream).
+    assert cli(_run_argv(model_dirs, out, "--resume"))[0] == 0
+    assert len(read_trace(out).records) == 6
+
+
+def test_resume_refuses_an_unsafe_checkpoint_in_one_sentence(model_dirs, tmp_path, capsys):
+    import pickle
+
+    out = tmp_path / "run.jsonl"
+    online = ("--online", "--update-interval", "2")
+    assert cli(_run_argv(model_dirs, out, "--records", "2", *online))[0] == 0
+
+    class Exploit:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    (tmp_path / "run.jsonl.draft.pt").write_bytes(pickle.dumps(Exploit()))
+    capsys.readouterr()
+    code, _ = cli(_run_argv(model_dirs, out, "--resume", *online))
+    captured = capsys.readouterr()
+    assert code == 2 and "not a draft checkpoint osdsim can load safely" in captured.err
+    assert "pwned" not in captured.out and "Traceback" not in captured.err
+
+
+def test_a_run_that_fails_early_leaves_no_empty_trace(model_dirs, tmp_path):
+    out = tmp_path / "run.jsonl"
+    code, _ = cli(["run", "--target", model_dirs["target"], "--draft", str(tmp_path / "no-such-model"),
+                   "--no-progress", "--out", str(out)])
+    assert code == 2 and not out.exists()
+    out.write_text("")  # an empty trace (an older osdsim's failed run) holds nothing: a fresh run takes it
+    assert cli(_run_argv(model_dirs, out, "--records", "1"))[0] == 0
+    assert len(read_trace(out).records) == 1
+
+
+def test_distill_saves_nothing_from_diverged_training(model_dirs, tmp_path):
+    from osdsim.real.pair import load_pair
+    from osdsim.real.workflow import save_draft
+
+    pair = load_pair(model_dirs["target"], model_dirs["draft"], "m", "cpu", "float32", 0, progress=False)
+    with torch.no_grad():
+        next(pair.draft.parameters()).fill_(float("nan"))
+    with pytest.raises(ValueError, match="NaN or infinite weights"):
+        save_draft(pair, str(tmp_path / "draft"))
+    assert not (tmp_path / "draft").exists()
+    (tmp_path / "file").write_text("x")
+    code, _ = cli(["distill", "--target", model_dirs["target"], "--draft", model_dirs["draft"], "--out",
+                   str(tmp_path / "file"), "--no-progress"])
+    assert code == 2 and (tmp_path / "file").read_text() == "x"

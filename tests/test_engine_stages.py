@@ -63,7 +63,7 @@ def test_goodput_picks_the_best_tokens_per_second():
 def test_pricer_step_and_prefill():
     rep = replica([10], [50])
     assert rep.cl.pricer.step(4, 2, 100.0) == pytest.approx((0.02 + 2 * 0.002, COST.forward_flops(
-        rep.cl.pricer.target, 4, 3, 96) + 2 * COST.forward_flops(rep.cl.pricer.draft, 4, 1, 96)))
+        rep.cl.pricer.target, 4, 3, 96) + 2 * COST.forward_flops(rep.cl.pricer.draft.model, 4, 1, 96)))
     assert rep.cl.pricer.prefill(2, 64)[0] == pytest.approx(0.02 + 0.002)
 
 
@@ -80,7 +80,7 @@ def test_iid_draws_are_floor_of_exponential_times_scale():
 
 def test_batch_advance_and_retire_by_hand():
     b = RunningBatch(4)
-    b.matrix[:3] = [(-2, 0, 1, 0, 10, 0), (-5, 0, 1, 0, 11, 0), (0, 0, 1, 0, 12, 0)]  # 2, 5, 0 tokens to go
+    b.matrix[:3, :6] = [(-2, 0, 1, 0, 10, 0), (-5, 0, 1, 0, 11, 0), (0, 0, 1, 0, 12, 0)]  # 2, 5, 0 tokens to go
     b.n = 3
     drawn, rejected = b.advance(np.array([1, 9, 0], dtype=np.intp), 2)  # 9 is capped at γ = 2
     assert (drawn, rejected) == (2 + 3 + 1, 2)
@@ -137,7 +137,9 @@ def test_registries_name_every_policy_the_scenario_accepts():
 
     assert set(ROUTERS) == set(ROUTER_NAMES)
     assert set(DISTILLER_MODES) == {"spare", "exclusive"}
-    assert set(GAMMA_POLICIES) == {"fixed", "goodput"} and set(PREFILLS) == {"whole", "chunked"}
+    from osdsim.sim.scenario_draft import POLICY_KINDS
+
+    assert set(GAMMA_POLICIES) == set(POLICY_KINDS) and set(PREFILLS) == {"whole", "chunked"}
 
 
 def test_simulate_takes_objects_instead_of_names():

@@ -17,22 +17,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # The layers, lowest first, and the osdsim packages each may import besides itself. The root
-# package ``osdsim`` (its __version__) may be imported by every module.
-SPECS, TRACE, COST, ACCEPTANCE, SIM = "specs", "trace", "cost", "acceptance", "sim"
+# package ``osdsim`` (its __version__) may be imported by every module. ``safe`` (input checks,
+# safe loaders, atomic writers, locks) is the bottom: everyone may import it, it imports no layer.
+SAFE, SPECS, TRACE, COST, ACCEPTANCE, SIM = "safe", "specs", "trace", "cost", "acceptance", "sim"
 CALIBRATE, VALIDATE, PLOTS, SWEEP, PLAN, REAL, CLI = "calibrate", "validate", "plots", "sweep", "plan", "real", "cli"
 MAY_IMPORT: dict[str, set[str]] = {
-    SPECS: set(),
-    TRACE: {SPECS},
-    COST: {SPECS},
-    ACCEPTANCE: {SPECS, TRACE, COST},
-    SIM: {SPECS, TRACE, COST, ACCEPTANCE},
-    CALIBRATE: {SPECS, TRACE, COST, ACCEPTANCE, SIM},
-    VALIDATE: {SPECS, TRACE, COST, ACCEPTANCE, SIM, CALIBRATE},
-    PLOTS: {SPECS, TRACE, COST, ACCEPTANCE, SIM, CALIBRATE, VALIDATE},
-    SWEEP: {SPECS, TRACE, COST, ACCEPTANCE, SIM, CALIBRATE, VALIDATE, PLOTS},
-    PLAN: {SPECS, TRACE, COST, ACCEPTANCE, SIM, CALIBRATE, VALIDATE, PLOTS, SWEEP},
-    REAL: {SPECS, TRACE, COST},
-    CLI: {SPECS, TRACE, COST, ACCEPTANCE, SIM, CALIBRATE, VALIDATE, PLOTS, SWEEP, PLAN, REAL},
+    SAFE: set(),
+    SPECS: {SAFE},
+    TRACE: {SAFE, SPECS},
+    COST: {SAFE, SPECS},
+    ACCEPTANCE: {SAFE, SPECS, TRACE, COST},
+    SIM: {SAFE, SPECS, TRACE, COST, ACCEPTANCE},
+    CALIBRATE: {SAFE, SPECS, TRACE, COST, ACCEPTANCE, SIM},
+    VALIDATE: {SAFE, SPECS, TRACE, COST, ACCEPTANCE, SIM, CALIBRATE},
+    PLOTS: {SAFE, SPECS, TRACE, COST, ACCEPTANCE, SIM, CALIBRATE, VALIDATE},
+    SWEEP: {SAFE, SPECS, TRACE, COST, ACCEPTANCE, SIM, CALIBRATE, VALIDATE, PLOTS},
+    PLAN: {SAFE, SPECS, TRACE, COST, ACCEPTANCE, SIM, CALIBRATE, VALIDATE, PLOTS, SWEEP},
+    REAL: {SAFE, SPECS, TRACE, COST},
+    CLI: {SAFE, SPECS, TRACE, COST, ACCEPTANCE, SIM, CALIBRATE, VALIDATE, PLOTS, SWEEP, PLAN, REAL},
 }
 # Third-party packages only these layers may import (the CLI calls plots, it does not draw).
 REAL_ONLY = ("torch", "transformers", "safetensors", "tokenizers", "tqdm")
@@ -45,6 +47,7 @@ ONLY_IN: dict[str, set[str]] = {
 # Third-party packages the data and cost layers may import at all: the cost model is pure numpy,
 # traces are data (no fitting: scipy sits in calibrate).
 THIRD_PARTY_ONLY: dict[str, set[str]] = {
+    SAFE: {"numpy", "yaml", "tomli"},  # tomli: tomllib on Python 3.10
     COST: {"numpy"},
     TRACE: {"numpy", "pandas"},
 }
@@ -153,7 +156,7 @@ def test_the_checker_sees_every_kind_of_import(tmp_path):
         "numpy", "osdsim.cost", "torch", "osdsim.cli", "osdsim.validate", "osdsim.sim"]
 
 
-LIGHT = ("osdsim", "osdsim.specs", "osdsim.trace", "osdsim.trace.importers", "osdsim.cost",
+LIGHT = ("osdsim", "osdsim.safe", "osdsim.specs", "osdsim.trace", "osdsim.trace.importers", "osdsim.cost",
          "osdsim.acceptance", "osdsim.sim", "osdsim.calibrate", "osdsim.calibrate.curves",
          "osdsim.calibrate.workflow", "osdsim.validate.core", "osdsim.validate.workflow",
          "osdsim.validate.simulated", "osdsim.sweep", "osdsim.plan", "osdsim.real", "osdsim.real.workflow",

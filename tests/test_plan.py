@@ -105,3 +105,75 @@ def test_plan_with_simulator_matches_hand_count(capsys, tmp_path):
     assert main(["plan", str(path), "--slo", "ttft_p99_s=0.015", "--modes", "plain", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["rows"][0]["replicas"] == 5 and data["rows"][0]["gpus"] == 5
+
+
+def test_slo_keys_are_the_summary_fields():
+    """Every percentile of TTFT, TPOT, ITL and E2E latency is a key (p90 used to print '(no rows)')."""
+    from osdsim.plan.search import SLO_KEYS
+    from osdsim.sim.metrics import metric_keys
+
+    assert set(SLO_KEYS) == set(metric_keys())
+    for metric in ("ttft", "tpot", "itl", "latency"):
+        for q in ("p50", "p90", "p95", "p99"):
+            assert f"{metric}_{q}_s" in SLO_KEYS
+    assert parse_slo(["e2e_p95_s=3"]).bounds == {"latency_p95_s": 3.0}
+    with pytest.raises(ValueError, match="not one of"):
+        parse_slo(["tpot_p98_s=0.1"])
+
+
+def test_overloaded_setup_rejected_though_its_tpot_is_fine():
+    """Vicuna-7B on one A100 at 40 req/s: every TPOT is well under 50 ms (a full batch still
+    steps fast), but the replica serves ~24 req/s and the queue grows; the plan must not accept it."""
+    from osdsim.sweep.runner import simulate_evaluator
+
+    base = {"target": "vicuna-7b-v1.3", "draft": "llama-160m", "hardware": "a100-80g", "gamma": 5,
+            "max_batch": 64, "acceptance": {"model": "constant", "alpha": 0.7},
+            "workload": {"arrival": "poisson", "rate": 40.0, "num_requests": 600,
+                         "prompt_tokens": {"dist": "lognormal", "mean": 256, "cv": 0.6},
+                         "output_tokens": {"dist": "lognormal", "mean": 128, "cv": 0.5}}}
+    one = simulate_evaluator({**base, "replicas": 1}, baseline=False)
+    slo = SLO({"tpot_p99_s": 0.05})
+    assert one["tpot_p99_s"] < 0.05  # a TPOT-only check would take one replica
+    assert one["served_ratio"] < 0.8 and one["queue_growth_req_s"] > 5
+    reasons = slo.violations(one)
+    assert reasons and "served" in reasons[0] and "queue grows" in reasons[0]
+    rows = plan(base, slo, lambda s: simulate_evaluator(s, baseline=False), modes=("spec",))
+    assert rows[0]["replicas"] >= 2 and rows[0]["served_ratio"] >= 0.95
+
+
+def test_plan_searches_tp_and_says_why_rows_were_rejected():
+    def evaluate(scen):
+        if scen["tp"] == 1:
+            raise ValueError("tp: big-model does not fit on gpu: 141.1 GB of bf16 weights per GPU at tp 1")
+        return {"requests": 10, "finished": 10, "tpot_p99_s": 0.01, "served_ratio": 1.0, "offered_req_s": 1.0,
+                "queue_growth_req_s": 0.0}
+
+    rows = plan({"workload": {"rate": 1.0}}, SLO({"tpot_p99_s": 0.05}), evaluate, modes=("plain", "spec"),
+                tps=[1, 2, 4], draft_tps=[1, 2], gammas=[3])
+    by = {(r["mode"], r["tp"], r["draft_tp"]): r for r in rows}
+    assert "141.1 GB" in by[("plain", 1, None)]["reason"] and by[("plain", 1, None)]["replicas"] is None
+    assert by[("plain", 2, None)]["gpus"] == 2 and by[("plain", 2, None)]["best"]
+    assert by[("spec", 2, 1)]["gpus"] == 2 and by[("spec", 2, 2)]["reason"].startswith("cannot beat")
+    assert by[("plain", 4, None)]["reason"] == "cannot beat 2 GPUs at tp 4"
+
+
+def test_requests_that_never_fit_end_the_search_at_once():
+    calls = []
+
+    def evaluate(scen):
+        calls.append(scen["replicas"])
+        return {"requests": 10, "finished": 5, "dropped": 5, "tpot_p99_s": 0.01}
+
+    rows = plan({"workload": {"rate": 1.0}}, SLO({"tpot_p99_s": 0.05}), evaluate, modes=("plain",))
+    assert calls == [1] and "never fit" in rows[0]["reason"]
+
+
+def test_plan_cli_prints_assumptions_and_rejections(capsys):
+    from osdsim.cli.main import main
+
+    assert main(["plan", "examples/scenarios/vicuna-a100.yaml", "--slo", "tpot_p90_s=0.05", "--rate", "4",
+                 "--modes", "plain,spec", "--tp", "1,2", "--set", "workload.num_requests=60"]) == 0
+    out = capsys.readouterr().out
+    assert "(no rows)" not in out and "tpot_p90_s" in out
+    assert "Assumed:" in out and "framework vllm-v1" in out and "constant alpha 0.7" in out
+    assert "feasible: served rate >= 95%" in out

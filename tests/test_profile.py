@@ -32,7 +32,7 @@ def test_profile_writes_timings_and_specs_that_calibrate_reads(monkeypatch, caps
     out = tmp_path / "timings.csv"
     code, stdout, err = osdsim(monkeypatch, capsys, "profile", "--model", f"tiny={config}", "--gamma", "2",
                                "--context", "0,8", "--prefill", "6", "--repeats", "2", "--warmup", "1",
-                               "--threads", "1", "--out", str(out), "--quiet", "--json")
+                               "--threads", "1", "--out", str(out), "--no-progress", "--json")
     assert code == 0, err
     payload = json.loads(stdout)
     rows = pd.read_csv(out)

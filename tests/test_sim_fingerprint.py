@@ -1,8 +1,9 @@
-"""The simulator's fingerprint (tests/sim_fingerprint.py): 62 scenarios covering every engine
+"""The simulator's fingerprint (tests/sim_fingerprint.py): scenarios covering every engine
 path — γ fixed and goodput, every acceptance model, chunked prefill, KV limits, horizons, both
-routers, online updates in spare and exclusive mode, drafts per domain — give bit-identical
-summaries and tables to the committed hashes. A change meant to alter results rewrites them
-(``python tests/sim_fingerprint.py --write``) and says why in its commit."""
+routers, online updates in spare and exclusive mode, drafts per domain, draft kinds, trees, γ
+policies and methods — give bit-identical summaries and tables to the committed hashes. A change
+meant to alter results rewrites them (``python tests/sim_fingerprint.py --write``) and says why in
+its commit."""
 
 from __future__ import annotations
 

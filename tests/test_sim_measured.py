@@ -17,7 +17,7 @@ TARGET_S, DRAFT_S = 0.030, 0.004  # per forward, any token count up to gamma + 1
 
 @pytest.fixture()
 def card(tmp_path):
-    base = yaml.safe_load((Path(__file__).resolve().parents[1] / "models" / "hardware" / "a100-80g.yaml")
+    base = yaml.safe_load((Path(__file__).resolve().parents[1] / "osdsim" / "cards" / "hardware" / "a100-80g.yaml")
                           .read_text(encoding="utf-8"))
     rows = [{"model": m, "batch": 1, "new_tokens": k, "context": ctx, "seconds": s}
             for m, s in (("vicuna-7b-v1.3", TARGET_S), ("llama-160m", DRAFT_S))

@@ -107,9 +107,13 @@ def test_resume_equals_uninterrupted(tmp_path, capsys):
 
 def test_journal_of_another_sweep_is_refused(tmp_path, capsys):
     out = tmp_path / "x.csv"
-    journal_path(out).write_text(json.dumps({"signature": "other"}) + "\n")
+    journal_path(out).write_text(json.dumps({"signature": "other"}) + "\n" + json.dumps({"point_id": "p"}) + "\n")
     code = main(["sweep", "--evaluator", "roofline", "--axis", "alpha=0.5", "--out", str(out)])
     assert code == 2 and "different sweep" in capsys.readouterr().err
+    # A journal with no finished point (a sweep that failed at once) holds nothing: it is replaced.
+    journal_path(out).write_text(json.dumps({"signature": "other"}) + "\n")
+    assert main(["sweep", "--evaluator", "roofline", "--axis", "alpha=0.5", "--out", str(out)]) == 0
+    assert out.exists() and not journal_path(out).exists()
 
 
 def test_sweep_needs_an_axis(capsys):

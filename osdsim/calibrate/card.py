@@ -1,7 +1,7 @@
 """Hardware cards from a calibration, and timing rows from a run trace's steps.
 
 ``hardware_card(fit, rows)`` is the YAML mapping (in the spec-sheet units of
-``models/hardware/*.yaml``) that ``osdsim calibrate --out`` writes; ``load_hardware`` reads it
+``osdsim/cards/hardware/*.yaml``) that ``osdsim calibrate --out`` writes; ``load_hardware`` reads it
 back, ``measured`` table included. Timing rows from a run trace: ``calibrate.from_trace``.
 """
 

@@ -37,6 +37,21 @@ class ScaledCost:
     def update_s(self, draft, num_tokens):
         return self.factor * self.base.update_s(draft, num_tokens)
 
+    def step_overhead_s(self, *args, **kwargs):
+        return self.factor * getattr(self.base, "step_overhead_s", lambda *a, **k: 0.0)(*args, **kwargs)
+
+    @property
+    def batch_expansion(self) -> bool:
+        return bool(getattr(self.base, "batch_expansion", False))
+
+    @property
+    def framework_name(self) -> str:
+        return f"{getattr(self.base, 'framework_name', 'none')} x {self.factor:g}"
+
+    def for_draft(self, draft_tp: int, dtype=None):
+        base = self.base.for_draft(draft_tp, dtype) if hasattr(self.base, "for_draft") else self.base
+        return self if base is self.base else ScaledCost(base, self.factor)
+
 
 def fitted_scale(measured_s, predicted_s) -> float:
     """Median of measured / predicted over positive pairs (1.0 if there are none)."""

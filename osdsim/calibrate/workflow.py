@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from osdsim.calibrate.fit import Fit
+from osdsim.safe.text import short
 
 
 @dataclass
@@ -57,7 +58,7 @@ def calibrate_card(*, timings: str | None = None, trace: str | None = None, hard
         default_models = Path(f"{timings}.models.json")
     else:
         rows, roles, updates = _trace_rows(trace, records, statistic, context_fit)
-        default_models = None
+        default_models = Path(f"{trace}.models.json")  # the run's architectures, when saved beside it
     if "model" not in rows:
         raise ValueError("timings have no 'model' column")
     path = models or (str(default_models) if default_models and default_models.is_file() else None)
@@ -86,6 +87,31 @@ def _timing_rows(timings: str, statistic: str) -> pd.DataFrame:
         raise ValueError(f"cannot read timings {timings}: {exc}") from None
     if statistic == "mean" and "mean_s" in rows:
         rows = rows.assign(seconds=rows["mean_s"])
+    return _checked_timings(rows, timings)
+
+
+# Columns of a timings CSV (``osdsim profile``) and the least value each may take.
+TIMING_COLUMNS = {"batch": 1, "new_tokens": 1, "context": 0, "seconds": 0}
+
+
+def _checked_timings(rows: pd.DataFrame, where: str) -> pd.DataFrame:
+    """``rows`` if every timing column is there and holds finite numbers in range (seconds > 0);
+    a NaN, an infinity, a negative time or a word where a number belongs is one sentence."""
+    import numpy as np
+
+    missing = [c for c in ("model", *TIMING_COLUMNS) if c not in rows]
+    if missing:
+        raise ValueError(f"timings {where} lack the column(s) {', '.join(missing)}")
+    if rows.empty:
+        raise ValueError(f"timings {where} have no rows")
+    for col, low in TIMING_COLUMNS.items():
+        values = pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | (values < low) | ((values <= 0) if col == "seconds" else False)
+        if bad.any():
+            i = int(np.argmax(bad))
+            need = "finite seconds > 0" if col == "seconds" else f"a finite number >= {low}"
+            raise ValueError(f"timings {where} row {i + 1}: {col} must be {need}, got {short(rows[col].iloc[i])}")
+        rows = rows.assign(**{col: values})
     return rows
 
 

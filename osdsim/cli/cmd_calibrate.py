@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from osdsim.cli.common import Result, add_parser, key_values, table
+from osdsim.safe.atomic import write_text_atomic
 
 
 def register(subparsers) -> None:
@@ -22,7 +23,8 @@ def register(subparsers) -> None:
     src.add_argument("--timings", help="CSV from `osdsim profile` (model,batch,new_tokens,context,seconds)")
     src.add_argument("--trace", help="a run trace (step lines with draft_s, verify_s, position)")
     p.add_argument("--hardware", default="cpu", help="base hardware card: spec-sheet peaks and bandwidth (default cpu)")
-    p.add_argument("--models", help="model specs JSON (default: <timings>.models.json if present)")
+    p.add_argument("--models", help="model specs JSON (default: <timings>.models.json or <trace>.models.json if present; the "
+                        "committed traces have one)")
     p.add_argument("--target-card", help="LLM card of the trace's target (its architecture; the written "
                                          "table is keyed by the card's name, so scenarios naming it use it)")
     p.add_argument("--draft-card", help="LLM card of the trace's draft (likewise)")
@@ -42,7 +44,7 @@ def register(subparsers) -> None:
                         "least absolute deviations, the machine's usual speed (typical records)")
     p.add_argument("--no-table", action="store_true",
                    help="leave the measured tables (forwards and draft updates) out of the card")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, writes=("out",))
 
 
 def run(args) -> Result:
@@ -62,9 +64,8 @@ def calibrate_to(out: str | None, name: str | None = None, **options):
 
     cal = calibrate_card(**options)
     payload = cal.payload
-    if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(card_text(cal.card(name or Path(out).stem), cal.base), encoding="utf-8")
+    if out:  # atomic: a killed run leaves the old card or the new one, never an empty file
+        write_text_atomic(out, card_text(cal.card(name or Path(out).stem), cal.base), "card")
         payload["out"] = out
     return payload, cal.fit
 

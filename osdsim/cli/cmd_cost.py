@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from osdsim.cli.common import Result, UsageError, add_parser, key_values
+from osdsim.cli.common import (
+    FRAMEWORK_CARD_HELP,
+    HARDWARE_CARD_HELP,
+    LLM_CARD_HELP,
+    Result,
+    UsageError,
+    add_parser,
+    key_values,
+)
 
 
 def register(subparsers) -> None:
@@ -11,14 +19,14 @@ def register(subparsers) -> None:
                    "sync, and the bound that applies for one forward of --model on --hardware. "
                    "example: osdsim cost --model llama-3.1-70b --hardware h100-sxm --tp 4 --batch 8 "
                    "--context 1000 --framework vllm-v1")
-    p.add_argument("--model", required=True, help="model card (models/llm)")
-    p.add_argument("--hardware", required=True, help="hardware card (models/hardware)")
+    p.add_argument("--model", required=True, help=LLM_CARD_HELP)
+    p.add_argument("--hardware", required=True, help=HARDWARE_CARD_HELP)
     p.add_argument("--batch", type=int, default=1, help="sequences in the forward (default 1)")
     p.add_argument("--tokens", type=int, default=1, help="new tokens per sequence (default 1: decode)")
     p.add_argument("--context", type=int, default=0, help="cached tokens per sequence before them")
     p.add_argument("--dtype", help="weight/KV dtype (default: the card's)")
     p.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs")
-    p.add_argument("--framework", help="serving-framework card (models/framework; default vllm-v1)")
+    p.add_argument("--framework", help=FRAMEWORK_CARD_HELP)
     p.set_defaults(handler=run)
 
 
@@ -26,11 +34,9 @@ def run(args) -> Result:
     from osdsim import cost
     from osdsim.specs import load_hardware, load_model
 
-    for name in ("batch", "tokens", "tp"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name} must be >= 1, got {getattr(args, name)}")
-    if args.context < 0:
-        raise UsageError(f"--context must be >= 0, got {args.context}")
+    for name, low, high in (("batch", 1, 10**6), ("tokens", 1, 10**7), ("tp", 1, 4096), ("context", 0, 10**8)):
+        if not low <= getattr(args, name) <= high:
+            raise UsageError(f"--{name} must be in {low}..{high}, got {getattr(args, name)}")
     model, hw = load_model(args.model), load_hardware(args.hardware)
     fc = cost.forward_cost(model, hw, args.batch, args.tokens, args.context, dtype=args.dtype, tp=args.tp,
                            framework=args.framework)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from osdsim.cli import demo_stages as stages
 from osdsim.cli.common import Result, add_parser, table
+from osdsim.safe.atomic import ensure_folder, write_text_atomic
+from osdsim.safe.numbers import int_range
 
 COMMITTED_CURVES = Path(__file__).resolve().parents[2] / "traces" / "osd-small-cpu-shift.jsonl.curves.json"
 
@@ -34,12 +36,13 @@ def register(subparsers) -> None:
                    "The whole loop: closed forms, a real OSD run on small local models, calibration, "
                    "validation, simulation of a 7B service, a what-if sweep and a capacity plan; "
                    "figures and a Markdown report.")
-    p.add_argument("--figures", default="figures", help="folder for the figures (default figures/)")
+    p.add_argument("--figures", help="folder for the figures (default: <out>/figures; `make demo` passes "
+                                     "figures/, the repository's committed figures, which are replaced)")
     p.add_argument("--out", default="demo-out", help="folder for traces, tables, cards and report.md")
     p.add_argument("--skip-real", action="store_true",
                    help="no real PyTorch run: use the committed trace's learning curves")
-    p.add_argument("--records", type=int, help="serve only the first N records of the real stream")
-    p.set_defaults(handler=run)
+    p.add_argument("--records", type=int_range(1, 10_000_000), help="serve only the first N records of the real stream")
+    p.set_defaults(handler=run, writes=("out", "figures"))
 
 
 class Stages:
@@ -63,10 +66,12 @@ class Stages:
 
 def run(args) -> Result:
     started = time.perf_counter()
-    figures, out = Path(args.figures), Path(args.out)
-    figures.mkdir(parents=True, exist_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    figures = Path(args.figures) if args.figures else out / "figures"
+    ensure_folder(figures, "figures folder")
+    ensure_folder(out, "--out folder")
     st = Stages()
+    st.say(f"writing into {out}/ and the figures into {figures}/")
     results: dict = {"closed_forms": st.stage("closed forms", stages.closed_forms, figures, out)}
     if not args.skip_real:
         try:
@@ -92,7 +97,7 @@ def run(args) -> Result:
 
     scenario = stages.service_scenario(curves)
     scenario_path = out / "service_scenario.yaml"
-    scenario_path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    write_text_atomic(scenario_path, yaml.safe_dump(scenario, sort_keys=False), "scenario")
     results["service"] = st.stage("simulate the 7B service", stages.simulate_service, figures, out, scenario)
     results["what_if"] = st.stage("what-if sweep", stages.what_if, figures, out, scenario_path)
     results["plan"] = st.stage("capacity plan", stages.capacity, figures, out, scenario_path)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-from osdsim.cli.common import Result, UsageError, add_parser, key_values
+from osdsim.cli.common import Result, UsageError, add_parser, add_progress, key_values, progress_on
+from osdsim.safe.atomic import check_out_dir
 
 
 def register(subparsers) -> None:
@@ -32,8 +33,8 @@ def register(subparsers) -> None:
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(handler=distill)
+    add_progress(p)
+    p.set_defaults(handler=distill, writes=("out",))
 
 
 def distill(args):
@@ -41,12 +42,13 @@ def distill(args):
 
     if os.path.exists(os.path.join(args.out, "config.json")):
         raise UsageError(f"{args.out} already holds a model; choose another --out")
+    check_out_dir(args.out, what="--out folder")  # a file, or a folder of other files: refused before training
     pair, summary = distill_offline(
         target=args.target, draft=args.draft, draft_size=args.draft_size, source=args.source, ratio=args.ratio,
         domains=args.domains.split(","), prompts_per_domain=args.prompts_per_domain,
         max_new_tokens=args.max_new_tokens, epochs=args.epochs, lr=args.lr, loss=args.loss, beta=args.beta,
         device=args.device, dtype=args.dtype, threads=args.threads, seed=args.seed,
-        progress=not args.no_progress)
+        progress=progress_on(args))
     save_draft(pair, args.out)
     payload = {"out": args.out, **summary}
     return Result(payload, key_values(payload))

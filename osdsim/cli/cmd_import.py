@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 from osdsim.cli.common import Result, UsageError, add_parser, key_values, table
+from osdsim.safe.text import short
 
 
 def _floats(text: str | None, name: str) -> list[float]:
     if not text:
         return []
     try:
-        return [float(x) for x in text.split(",") if x.strip()]
+        values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise UsageError(f"{name} must be comma-separated numbers, got {text!r}") from None
+        raise UsageError(f"{name} must be comma-separated numbers, got {short(text)}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise UsageError(f"{name} must be finite numbers, got {short(text)}")
+    return values
 
 
 def register(subparsers) -> None:
@@ -33,7 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--c", type=float, help="draft/target forward-time ratio instead of cards")
     p.add_argument("--what-if-gamma", help="comma-separated gammas to predict, e.g. 1,3,5,8")
     p.add_argument("--what-if-alpha", help="comma-separated alphas to predict, e.g. 0.8,0.9")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, writes=("out",))
 
 
 def _c(args) -> float | None:
@@ -57,13 +63,19 @@ def run(args) -> Result:
     from osdsim.trace.importers import import_log, trace_lines
     from osdsim.validate.imported import analyse
 
-    if args.context < 1 or args.batch < 1:
-        raise UsageError("--context and --batch must be >= 1")
+    if not 1 <= args.context <= 10**8 or not 1 <= args.batch <= 10**6:
+        raise UsageError("--context must be in 1..100000000 and --batch in 1..1000000")
     gammas = [int(g) for g in _floats(args.what_if_gamma, "--what-if-gamma")]
+    if any(not 0 <= g <= 256 or g != int(g) for g in _floats(args.what_if_gamma, "--what-if-gamma")):
+        raise UsageError("--what-if-gamma values must be integers in 0..256")
     alphas = _floats(args.what_if_alpha, "--what-if-alpha")
     if any(not 0 <= a <= 1 for a in alphas):
         raise UsageError("--what-if-alpha values must lie in [0, 1]")
     result = import_log(args.kind, args.log)
+    from osdsim.trace import validate_line
+
+    for i, row in enumerate(trace_lines(result)[1:]):  # the schema's value checks, also without --out
+        validate_line({"type": "aggregate", **row}, f"{args.log}: aggregate row {i + 1}")
     analysis = analyse(result.aggregates, c=_c(args), gammas=gammas, alphas=alphas)
     payload = {"import": result.report(), **analysis}
     overall = analysis["overall"]
@@ -88,10 +100,11 @@ def run(args) -> Result:
         if check is not None:
             payload["throughput_check"] = check
     if args.out:
+        from osdsim.safe.atomic import atomic_file
         from osdsim.trace import TraceWriter
 
         meta, *rows = trace_lines(result, target=args.target, draft=args.draft, hardware=args.hardware)
-        with TraceWriter(args.out, mode="w") as writer:
+        with atomic_file(args.out, "trace") as tmp, TraceWriter(tmp, mode="w") as writer:  # renamed when whole
             writer.write("meta", **meta)
             for row in rows:
                 writer.write("aggregate", **row)

@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 
 from osdsim.cli.common import Result, UsageError, add_parser
+from osdsim.safe.numbers import int_range
 
 # kind -> (module, function, what DATA is)
 KINDS = {
@@ -25,13 +26,12 @@ def register(subparsers) -> None:
     lines = "\n".join(f"  {k:16s} {v[2]}" for k, v in KINDS.items())
     p = add_parser(subparsers, "plot", "draw a figure from a table or a trace",
                    f"Figures by kind (DATA is):\n{lines}")
-    p.formatter_class = __import__("argparse").RawDescriptionHelpFormatter
     p.add_argument("kind", choices=sorted(KINDS), help="which figure")
     p.add_argument("data", help="input table (.csv, .parquet) or trace (.jsonl)")
     p.add_argument("--out", required=True, help="output image (.png or .svg)")
     p.add_argument("--title", help="figure title")
-    p.add_argument("--dpi", type=int, default=120)
-    p.set_defaults(handler=run)
+    p.add_argument("--dpi", type=int_range(10, 1200), default=120, help="dots per inch, 10..1200 (default 120)")
+    p.set_defaults(handler=run, writes=("out",))
 
 
 def read_table(path: Path):
@@ -50,7 +50,35 @@ def read_table(path: Path):
         raise UsageError(f"{path}: cannot read a table ({exc})") from None
 
 
+# Swept fields that make a line of their own in a rate plot of a sweep table (first: slowest).
+SERIES_AXES = ("gamma", "draft", "acceptance.alpha", "alpha", "framework", "tp", "max_batch", "online.update_interval",
+               "hardware", "target")
+
+
+def normalise(df, kind: str):
+    """A table written by `osdsim sweep` or `osdsim plan`, in the columns each figure reads: a
+    sweep's ``workload.rate`` is ``rate``, its other swept fields that vary make the ``series``
+    (and the ``mode`` of latency plots); a sweep over ``online.update_interval`` has ``update_interval``."""
+    df = df.copy()
+    for alias, full in (("rate", "workload.rate"), ("update_interval", "online.update_interval"),
+                        ("alpha", "acceptance.alpha")):
+        if alias not in df.columns and full in df.columns:
+            df[alias] = df[full]
+    if kind in ("speedup-rate", "latency-rate", "tpot-rate", "update-interval") and "series" not in df.columns:
+        skip = {"rate", "workload.rate"} | ({"update_interval", "online.update_interval"}
+                                           if kind == "update-interval" else set())
+        varying = [c for c in SERIES_AXES if c in df.columns and c not in skip and df[c].astype(str).nunique() > 1]
+        if varying:
+            df["series"] = [", ".join(f"{'γ' if c == 'gamma' else c} = {r[c]}" for c in varying)
+                            for _, r in df.iterrows()]
+    if kind in ("latency-rate", "tpot-rate") and "mode" not in df.columns:
+        df["mode"] = df["series"] if "series" in df.columns else "speculative"
+    return df
+
+
 def run(args) -> Result:
+    import numpy as np
+
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".svg"):
         raise UsageError("--out must end in .png or .svg")
@@ -61,16 +89,18 @@ def run(args) -> Result:
 
         df = read_trace(data).records
     else:
-        df = read_table(data)
+        df = normalise(read_table(data), args.kind)
     if df.empty:
         raise UsageError(f"{data} has no rows to plot")
+    numbers = df.select_dtypes("number").to_numpy(dtype=float)
+    if not numbers.size or not np.isfinite(numbers).any():  # a figure of nothing is not a result
+        raise UsageError(f"{data} has no finite numbers to plot")
     fn = getattr(importlib.import_module(module), func)
     kwargs = {"title": args.title} if args.title else {}
     if args.kind == "tpot-rate":
         kwargs["metric"] = "tpot"
     fig = fn(df, **kwargs)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from osdsim.plots.style import save
+    from osdsim.plots.style import save  # atomic: the image is renamed into place when complete
 
     save(fig, out, dpi=args.dpi)
     return Result({"kind": args.kind, "out": str(out), "rows": len(df)}, f"wrote {out}")

@@ -8,7 +8,8 @@ learning-curve sidecar ``<trace>.curves.json`` fitted by ``osdsim.calibrate.curv
 
 from __future__ import annotations
 
-from osdsim.cli.common import Result, add_parser, key_values
+from osdsim.cli.common import Result, add_parser, add_progress, key_values, progress_on
+from osdsim.safe.atomic import write_text_atomic
 
 
 def register(subparsers) -> None:
@@ -18,7 +19,13 @@ def register(subparsers) -> None:
     p.add_argument("--draft", help="draft model directory (default: osdsim's small draft)")
     p.add_argument("--draft-size", default="m", choices=["s", "m", "l"],
                    help="size of osdsim's small draft when --draft is not given")
-    p.add_argument("--gamma", type=int, default=3, help="draft tokens per step")
+    p.add_argument("--proposer", default="model", choices=["model", "ngram", "self"],
+                   help="who drafts: a draft model (default), prompt lookup (n-gram) or the target's "
+                        "first --self-layers layers (self-speculation)")
+    p.add_argument("--self-layers", type=int, help="--proposer self: how many of the target's layers draft")
+    p.add_argument("--ngram-max", type=int, default=3, help="--proposer ngram: longest suffix matched (default 3)")
+    p.add_argument("--ngram-min", type=int, default=1, help="--proposer ngram: shortest suffix matched (default 1)")
+    p.add_argument("--gamma", type=int, default=3, help="draft tokens per step (the most, for n-gram lookup)")
     p.add_argument("--temperature", type=float, default=0.0,
                    help="0: greedy (exact match); above 0: Leviathan rejection sampling")
     p.add_argument("--schedule", default="sql:100,math:100,code:100",
@@ -40,8 +47,8 @@ def register(subparsers) -> None:
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(handler=run)
+    add_progress(p)
+    p.set_defaults(handler=run, writes=("out",))
 
 
 def options(args):
@@ -50,8 +57,8 @@ def options(args):
 
     from osdsim.real.workflow import RunOptions
 
-    given = {f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)}
-    return RunOptions(**given, progress=not args.no_progress)
+    given = {f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name) and f.name != "progress"}
+    return RunOptions(**given, progress=progress_on(args))
 
 
 def record_run(opts, out: str | None = None, resume: bool = False) -> dict:
@@ -79,6 +86,5 @@ def write_curves(path: str) -> str:
     if trace.records.empty:
         return ""
     curves = fit_learning_curves(trace.records, trace.updates)
-    with open(curves_path(path), "w", encoding="utf-8") as f:
-        f.write(curves_json(curves))
+    write_text_atomic(curves_path(path), curves_json(curves), "learning curves")
     return curves_path(path)

@@ -8,7 +8,15 @@ which solves for the α that explains a measurement.
 
 from __future__ import annotations
 
-from osdsim.cli.common import Result, UsageError, add_parser, key_values
+from osdsim.cli.common import (
+    FRAMEWORK_CARD_HELP,
+    HARDWARE_CARD_HELP,
+    LLM_CARD_HELP,
+    Result,
+    UsageError,
+    add_parser,
+    key_values,
+)
 
 EXAMPLE = ("example: osdsim speedup --tau 2.28 --gamma 5 --target vicuna-7b-v1.3 --draft vicuna-68m "
            "--hardware a100-80g --framework hf-eager")
@@ -35,12 +43,24 @@ def register(subparsers) -> None:
     acc.add_argument("--measured-speedup", type=float, help="solve for the alpha that explains this speedup")
     p.add_argument("--gamma", type=int, help="draft tokens per step (default: the best gamma, or the "
                                              "framework's start value under its heuristic policy)")
-    p.add_argument("--policy", choices=("fixed", "hf-heuristic"), help="gamma policy (default: the framework's)")
+    p.add_argument("--policy", choices=("fixed", "hf-heuristic", "confidence", "adaptive"),
+                   help="gamma policy (default: the framework's); confidence needs --pass-rate (or --trace "
+                        "and --p-min), adaptive takes --threshold")
+    pol = p.add_argument_group("gamma policy parameters")
+    pol.add_argument("--pass-rate", type=float, help="confidence: P(a draft token's top probability >= p_min)")
+    pol.add_argument("--alpha-passed", type=float,
+                     help="confidence: acceptance of the drafts that pass (default: the acceptance given)")
+    pol.add_argument("--trace", help="confidence: measure --pass-rate and --alpha-passed from this osdsim run "
+                                     "trace's per-token draft confidences (with --p-min)")
+    pol.add_argument("--p-min", type=float, help="confidence: the cut-off replayed on --trace")
+    pol.add_argument("--threshold", type=float, default=0.3,
+                     help="adaptive: stop drafting once P(all drafts so far accepted) < this (default 0.3)")
     p.add_argument("--c", type=float, help="draft forward time / target forward time (closed form only)")
-    p.add_argument("--target", help="target model card (name in models/llm or a YAML path)")
-    p.add_argument("--draft", help="draft model card")
-    p.add_argument("--hardware", help="hardware card (name in models/hardware or a YAML path)")
-    p.add_argument("--framework", help="serving-framework card (models/framework; default vllm-v1)")
+    p.add_argument("--target", help="target " + LLM_CARD_HELP)
+    p.add_argument("--draft", help="draft " + LLM_CARD_HELP + ", or ngram, eagle, mtp, medusa, self:K for "
+                                   "a lookup, a draft head of the target or its first K layers")
+    p.add_argument("--hardware", help=HARDWARE_CARD_HELP)
+    p.add_argument("--framework", help=FRAMEWORK_CARD_HELP)
     p.add_argument("--batch", type=int, default=1, help="sequences per forward (default 1)")
     p.add_argument("--context", type=int, default=512, help="cached tokens per sequence (default 512)")
     p.add_argument("--dtype", help="weight dtype (default: the card's; e.g. fp8, int4, q4_k)")
@@ -85,12 +105,13 @@ def _acceptance(args):
 
 
 def _checks(args) -> None:
-    for name, low in (("batch", 1), ("context", 0), ("tp", 1), ("draft_tp", 1), ("max_gamma", 1)):
+    for name, low, high in (("batch", 1, 10**6), ("context", 0, 10**8), ("tp", 1, 4096), ("draft_tp", 1, 4096),
+                            ("max_gamma", 1, 256)):
         value = getattr(args, name)
-        if value < low:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
-    if args.gamma is not None and args.gamma < 0:
-        raise UsageError(f"--gamma must be >= 0, got {args.gamma}")
+        if not low <= value <= high:
+            raise UsageError(f"--{name.replace('_', '-')} must be in {low}..{high}, got {value}")
+    if args.gamma is not None and not 0 <= args.gamma <= 256:
+        raise UsageError(f"--gamma must be in 0..256, got {args.gamma}")
     if args.c is not None and not args.c >= 0:
         raise UsageError(f"--c must be >= 0, got {args.c}")
 
@@ -138,12 +159,14 @@ def _with_cards(args, acceptance, source: str) -> dict:
     from osdsim.cost.predict import Unreachable, predict, solve_alpha
     from osdsim.specs import load_hardware, load_model
 
-    target, draft, hw = load_model(args.target), load_model(args.draft), load_hardware(args.hardware)
+    target, hw = load_model(args.target), load_hardware(args.hardware)
+    draft = _draft(args.draft, target, load_model)
     fw = resolve(args.framework, hw)
     policy = args.policy or ("fixed" if fw.gamma_policy == "goodput" else fw.gamma_policy)
+    params = _policy_params(args, policy)
     kwargs = dict(framework=fw, batch=args.batch, gamma=args.gamma, policy=policy, context=args.context,
                   tp=args.tp, draft_tp=args.draft_tp, dtype=args.dtype, draft_dtype=args.draft_dtype,
-                  max_gamma=args.max_gamma)
+                  max_gamma=args.max_gamma, **{k: v for k, v in params.items() if k != "measured"})
     if acceptance is None:
         try:
             acceptance = solve_alpha(args.measured_speedup, target, draft, hw, **kwargs)
@@ -161,9 +184,49 @@ def _with_cards(args, acceptance, source: str) -> dict:
             "optimal_gamma": p.optimal_gamma, "optimal_speedup": p.optimal_speedup,
             "alpha_exceeds_c": isinstance(acceptance, float) and acceptance > p.c,
             "closed_form_speedup": closed, "framework": p.framework, "policy": p.policy, "mean_gamma": p.mean_gamma,
+            **({"confidence_measured": params["measured"]} if "measured" in params else {}),
             "target": target.name, "draft": draft.name, "hardware": hw.name, "batch": args.batch,
             "context": args.context, "tp": args.tp, "draft_tp": args.draft_tp, "dtype": args.dtype or hw.default_dtype,
             "step_s": p.step_s, "plain_step_s": p.plain_step_s}
+
+
+def _draft(name: str, target, load_model):
+    """A draft card, or a draft kind by name (ngram, eagle, mtp, medusa, self:K) priced for ``target``."""
+    from osdsim.sim.scenario_draft import build_drafter, parse_draft
+    from osdsim.sim.scenario_methods import draft_shorthand
+
+    mapping = draft_shorthand(name)
+    if mapping is None:
+        return load_model(name)
+    return build_drafter(parse_draft(mapping), target, load_model)
+
+
+def _policy_params(args, policy: str) -> dict:
+    """The confidence and adaptive policies' parameters, given or measured from --trace."""
+    if policy == "adaptive":
+        if not 0.0 < args.threshold <= 1.0:
+            raise UsageError(f"--threshold must be in (0, 1], got {args.threshold}")
+        return {"threshold": args.threshold}
+    if policy != "confidence":
+        if args.pass_rate is not None or args.trace or args.p_min is not None:
+            raise UsageError("--pass-rate, --trace and --p-min apply to --policy confidence")
+        return {}
+    if args.trace:
+        if args.p_min is None or args.pass_rate is not None:
+            raise UsageError("--trace measures the pass rate at --p-min: give --p-min, not --pass-rate")
+        from osdsim.acceptance.confidence import trace_confidence_rates
+        from osdsim.trace import read_trace
+
+        measured = trace_confidence_rates(read_trace(args.trace).steps, args.p_min)
+        return {"pass_rate": measured["pass_rate"], "alpha_passed": measured["alpha_passed"], "measured": measured}
+    if args.pass_rate is None or not 0.0 <= args.pass_rate <= 1.0:
+        raise UsageError("--policy confidence needs --pass-rate in [0, 1] (or --trace and --p-min)")
+    out = {"pass_rate": args.pass_rate}
+    if args.alpha_passed is not None:
+        if not 0.0 <= args.alpha_passed <= 1.0:
+            raise UsageError(f"--alpha-passed must be in [0, 1], got {args.alpha_passed}")
+        out["alpha_passed"] = args.alpha_passed
+    return out
 
 
 def verdict(payload: dict) -> str:

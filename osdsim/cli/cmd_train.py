@@ -7,7 +7,7 @@ deterministic for a seed, cached in ``.cache/osdsim/`` (or $OSDSIM_CACHE) and re
 
 from __future__ import annotations
 
-from osdsim.cli.common import Result, add_parser, table
+from osdsim.cli.common import Result, add_parser, add_progress, progress_on, table
 from osdsim.real.workflow import TRAINABLE
 
 
@@ -17,7 +17,7 @@ def register(subparsers) -> None:
                    help=f"comma-separated subset of {', '.join(TRAINABLE)}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--no-progress", action="store_true")
+    add_progress(p)
     p.set_defaults(handler=train)
 
 
@@ -25,5 +25,5 @@ def train(args):
     from osdsim.real.workflow import train_small_models
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    rows = train_small_models(names, seed=args.seed, threads=args.threads, progress=not args.no_progress)
+    rows = train_small_models(names, seed=args.seed, threads=args.threads, progress=progress_on(args))
     return Result({"models": rows, "seed": args.seed}, table(rows))

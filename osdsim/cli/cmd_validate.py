@@ -6,9 +6,8 @@ figure (``osdsim.plots.validate``), and prints the summary.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from osdsim.cli.common import Result, add_parser
+from osdsim.safe.atomic import atomic_file
 
 
 def register(subparsers) -> None:
@@ -49,7 +48,7 @@ def register(subparsers) -> None:
                                         "a calibrated card's fitted overheads take precedence)")
     p.add_argument("--figure", help="write the predicted-vs-measured figure (PNG) here")
     p.add_argument("--table", help="write the per-record table (CSV) here")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, writes=("table", "figure"))
 
 
 def run(args) -> Result:
@@ -70,8 +69,9 @@ def validate_to(trace: str, *, figure: str | None = None, table: str | None = No
     if check.validation is None:  # an imported log
         return Result(payload, _imported_text(payload, options.get("context", 512)))
     v = check.validation
-    if table:
-        v.records.to_csv(table, index=False)
+    if table:  # atomic: written beside the target and renamed into place when complete
+        with atomic_file(table, "table") as tmp:
+            v.records.to_csv(tmp, index=False)
         payload["table"] = table
     if figure:
         from osdsim.plots.style import save
@@ -80,8 +80,7 @@ def validate_to(trace: str, *, figure: str | None = None, table: str | None = No
 
         fig = validation_figure(v.records, v.steps, v.model_records, title=check.title,
                                 speed=speed_pairs(v.records))
-        Path(figure).parent.mkdir(parents=True, exist_ok=True)
-        save(fig, figure, dpi=120)
+        save(fig, figure, dpi=120)  # atomic, its folder created
         payload["figure"] = figure
     return Result(payload, _text(payload))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from osdsim.safe.atomic import write_text_atomic
+
 
 def _md_table(rows: list[dict], floatfmt: str = ".3g") -> str:
     if not rows:
@@ -141,5 +143,5 @@ def write_report(out: Path, figures: Path, results: dict, timings: dict, curves:
         "",
     ]
     path = out / "report.md"
-    path.write_text("\n".join(parts), encoding="utf-8")
+    write_text_atomic(path, "\n".join(parts))
     return path

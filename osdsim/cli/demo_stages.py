@@ -4,12 +4,14 @@
 ``real_run`` is ``osdsim run`` (``cmd_run.record_run``), ``calibrate_and_validate`` is ``osdsim
 calibrate`` and ``osdsim validate`` (``cmd_calibrate.calibrate_to``, ``cmd_validate.validate_to``),
 ``what_if`` is ``osdsim sweep`` (``cmd_sweep.sweep_table``), ``capacity`` is ``osdsim plan``
-(``cmd_plan.plan_table``); the rest call ``osdsim.cost``, ``osdsim.sim`` and ``osdsim.plots``.
+(``osdsim.plan.workflow.plan_table``); the rest call ``osdsim.cost``, ``osdsim.sim`` and ``osdsim.plots``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from osdsim.safe.atomic import atomic_file, write_text_atomic
 
 ALPHAS = [round(0.05 * i, 2) for i in range(0, 20)] + [0.98]
 GAMMAS = [1, 3, 5, 8]
@@ -55,10 +57,12 @@ def closed_forms(figures: Path, out: Path) -> dict:
     from osdsim.plots.style import save
 
     grid = speedup_grid()
-    grid.to_csv(out / "speedup_grid.csv", index=False)
+    with atomic_file(out / "speedup_grid.csv") as tmp:
+        grid.to_csv(tmp, index=False)
     save(speedup_vs_alpha(grid), figures / "speedup_vs_alpha.png")
     batches = batch_study()
-    batches.to_csv(out / "batch_study.csv", index=False)
+    with atomic_file(out / "batch_study.csv") as tmp:
+        batches.to_csv(tmp, index=False)
     pick = grid[grid["alpha"].isin([0.5, 0.7, 0.8, 0.9])].pivot_table(
         index=["c", "alpha"], columns="gamma", values="speedup").reset_index()
     pick.columns = [f"gamma={c}" if not isinstance(c, str) else c for c in pick.columns]
@@ -125,8 +129,9 @@ def simulate_service(figures: Path, out: Path, scenario: dict) -> dict:
 
     online = simulate(load_scenario(scenario))
     frozen = simulate(load_scenario({k: v for k, v in scenario.items() if k != "online"}), baseline=False)
-    (out / "service_scenario.json").write_text(json.dumps(scenario, indent=2))
-    online.requests.to_csv(out / "service_requests.csv", index=False)
+    write_text_atomic(out / "service_scenario.json", json.dumps(scenario, indent=2))
+    with atomic_file(out / "service_requests.csv") as tmp:
+        online.requests.to_csv(tmp, index=False)
 
     def as_records(df):
         return df.sort_values("arrival_s").assign(record=lambda d: range(len(d)))
@@ -167,8 +172,8 @@ def capacity(figures: Path, out: Path, scenario_path: Path) -> dict:
     """Fewest A100-80Gs meeting a TPOT SLO at three loads (``osdsim plan``)."""
     import pandas as pd
 
-    from osdsim.cli.cmd_plan import plan_table
     from osdsim.plan import parse_slo
+    from osdsim.plan.workflow import plan_table
     from osdsim.plots.studies import replicas_vs_load
     from osdsim.plots.style import save
 

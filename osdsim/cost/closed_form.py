@@ -1,7 +1,7 @@
 """Leviathan, Kalman & Matias (2023, arXiv 2211.17192) closed forms for speculative decoding.
 
 All functions broadcast over numpy arrays (and accept plain floats), so a sweep is one call.
-Notation (DESIGN.md): alpha = expected per-token acceptance, gamma = drafts per step,
+Notation (docs/reference.md): alpha = expected per-token acceptance, gamma = drafts per step,
 c = draft forward time / target forward time.
 """
 

@@ -1,4 +1,4 @@
-"""Which serving framework prices a forward, and what it adds (cards in ``models/framework``).
+"""Which serving framework prices a forward, and what it adds (cards in ``osdsim/cards/framework``).
 
 ``resolve(framework, hardware)`` gives the framework a prediction assumes: the named card (the
 default is :data:`DEFAULT_FRAMEWORK`), except on a hardware card that carries its own fitted

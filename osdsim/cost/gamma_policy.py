@@ -11,6 +11,17 @@ conditional per-position rates α_1, α_2, … (a sequence; positions beyond it 
   step whose γ drafts were all accepted γ grows by 2, otherwise it shrinks by 1 (never below
   1). γ is a Markov chain; over a long generation the expected rate is the ratio of stationary
   means, Σ π(γ)τ(γ) / Σ π(γ)T(γ) (renewal-reward).
+- ``confidence``: llama.cpp's ``--draft-p-min`` and transformers' ``assistant_confidence_threshold``
+  stop drafting at the first draft token whose probability falls below p_min, at most γ. With
+  each position passing the threshold with probability s (``pass_rate``) and a passed token
+  accepted with probability α_p (``alpha_passed``, both i.i.d. over positions, measured from a
+  run's per-token confidences), K drafts come out with P(K ≥ i) = s^i, τ = 1 + Σ_{i≤γ} (s·α_p)^i,
+  and a step costs K + [K < γ] draft forwards (the failing token was computed) and a verify of
+  K + 1 tokens: E[T] = Σ_k P(K = k) T(k).
+- ``adaptive``: SpecDec++ (Huang et al. 2024, arXiv 2405.19715) stops drafting once the predicted
+  chance that the whole draft so far is accepted falls below a threshold h; with the acceptance
+  model as the predictor, γ = the largest i with Π_{j≤i} α_j ≥ h (at least 1, at most γ_max),
+  re-chosen whenever α moves (an online draft's learning curve lengthens its drafts as it learns).
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 GAMMA_CAP = 64  # the heuristic's γ is kept below this (transformers caps it only by max_new_tokens)
-POLICIES = ("fixed", "hf-heuristic")
+POLICIES = ("fixed", "hf-heuristic", "confidence", "adaptive")
 
 
 def reach(acceptance, i: int) -> float:
@@ -56,12 +67,40 @@ def heuristic_stationary(acceptance, gamma_start: int = 5, cap: int = GAMMA_CAP)
     return np.concatenate([[0.0], pi / pi.sum()])
 
 
+def confidence_drafts(pass_rate: float, gamma: int) -> np.ndarray:
+    """P(K = k), k = 0..γ: drafts made before the first token below p_min (at most γ)."""
+    s = float(pass_rate)
+    p = np.array([s ** k * (1.0 - s) for k in range(int(gamma) + 1)])
+    p[-1] = s ** int(gamma)
+    return p
+
+
+def adaptive_gamma(acceptance, threshold: float, max_gamma: int = 16) -> int:
+    """SpecDec++'s stopping rule with the acceptance model as predictor (module docstring)."""
+    g = 1
+    while g < max_gamma and reach(acceptance, g + 1) >= threshold:
+        g += 1
+    return g
+
+
 def policy_rate(acceptance, step_s: Callable[[int], float], policy: str = "fixed", gamma: int = 5,
-                cap: int = GAMMA_CAP) -> tuple[float, float, float]:
+                cap: int = GAMMA_CAP, *, pass_rate: float = 1.0, alpha_passed: float | None = None,
+                threshold: float = 0.5, draft_forward_s: float = 0.0) -> tuple[float, float, float]:
     """(E[tokens per step], E[seconds per step], mean γ) under ``policy``; ``step_s(γ)`` prices a
-    step with γ drafts (γ = 0 is plain decoding)."""
+    step with γ drafts (γ = 0 is plain decoding); ``gamma`` is the fixed γ, the heuristic's start
+    or the confidence and adaptive policies' most drafts; ``draft_forward_s``: one draft forward
+    (the confidence policy's extra one when it stops early)."""
     if policy == "fixed":
         return expected_tokens(acceptance, gamma), float(step_s(gamma)), float(gamma)
+    if policy == "adaptive":
+        g = adaptive_gamma(acceptance, threshold, gamma)
+        return expected_tokens(acceptance, g), float(step_s(g)), float(g)
+    if policy == "confidence":
+        a = float(acceptance) if alpha_passed is None else float(alpha_passed)
+        pk = confidence_drafts(pass_rate, gamma)
+        tokens = 1.0 + sum((pass_rate * a) ** i for i in range(1, int(gamma) + 1))
+        seconds = sum(p * (step_s(k) + (draft_forward_s if k < gamma else 0.0)) for k, p in enumerate(pk))
+        return float(tokens), float(seconds), float(pk @ np.arange(len(pk)))
     if policy != "hf-heuristic":
         raise ValueError(f"gamma policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     pi = heuristic_stationary(acceptance, gamma, cap)

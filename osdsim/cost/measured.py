@@ -1,6 +1,6 @@
 """A cost model that interpolates measured forward timings and falls back to the fitted roofline.
 
-Real devices have steps no roofline sees: on the 2-core CPU of REFERENCE.md a forward over 4 or
+Real devices have steps no roofline sees: on the 2-core CPU of docs/reference.md a forward over 4 or
 more new tokens takes a slower matmul path, so verify time jumps between γ = 2 and γ = 3. The
 table is therefore interpolated piecewise-linearly *only between measured points*: in
 new_tokens between the two nearest measured token counts (a step between 3 and 4 stays a step

@@ -37,9 +37,11 @@ class CostModel(Protocol):
     def update_s(self, draft: ModelSpec, num_tokens: float) -> float:
         """Seconds for one distillation update of ``draft`` over ``num_tokens`` on an idle replica."""
 
-    def step_overhead_s(self, batch: float, gamma: int, prefill_seqs: int = 0) -> float:
+    def step_overhead_s(self, batch: float, gamma: int, prefill_seqs: int = 0, verified_tokens=None,
+                        draft_forwards=None) -> float:
         """Seconds an iteration of ``batch`` decoding sequences with γ drafts (and
-        ``prefill_seqs`` prompts prefilled) adds outside its forwards."""
+        ``prefill_seqs`` prompts prefilled) adds outside its forwards (``verified_tokens`` and
+        ``draft_forwards`` when they are not B·(γ + 1) and γ: trees, n-gram lookups)."""
 
 
 class _NoFramework:
@@ -48,7 +50,7 @@ class _NoFramework:
     batch_expansion = False
     framework_name = "none (measured or constant forwards)"
 
-    def step_overhead_s(self, batch, gamma, prefill_seqs=0):
+    def step_overhead_s(self, batch, gamma, prefill_seqs=0, verified_tokens=None, draft_forwards=None):
         return 0.0
 
     def for_draft(self, draft_tp: int, dtype: str | None = None):
@@ -87,8 +89,8 @@ class RooflineCost:
                 self._cache[key] = hit
         return hit
 
-    def step_overhead_s(self, batch, gamma, prefill_seqs=0):
-        return float(self.fw.step_s(batch, gamma, prefill_seqs=prefill_seqs))
+    def step_overhead_s(self, batch, gamma, prefill_seqs=0, verified_tokens=None, draft_forwards=None):
+        return float(self.fw.step_s(batch, gamma, verified_tokens, prefill_seqs, draft_forwards))
 
     def for_draft(self, draft_tp: int, dtype: str | None = None) -> RooflineCost:
         """The cost model of the draft's forwards, run across ``draft_tp`` GPUs in ``dtype``

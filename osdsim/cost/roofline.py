@@ -189,7 +189,7 @@ def kv_capacity_tokens(target: ModelSpec, hw: HardwareSpec, tp: int = 1, dtype: 
     """KV-cache tokens (target plus draft caches) that fit on a replica after the weights.
 
     ``reserve_fraction`` of memory is kept for activations and the allocator, as vLLM's
-    gpu_memory_utilization = 0.9 does. The target's weights and cache split ``tp`` ways, the
+    gpu_memory_utilization = 0.9 does. ``draft`` is a card or a drafter. The target's weights and cache split ``tp`` ways, the
     draft's ``draft_tp`` ways; every GPU holds the same number of cache slots (vLLM sizes the
     cache by the GPU with the least free memory), so a GPU holding the draft binds. Returns 0 if
     the weights alone do not fit.
@@ -200,8 +200,12 @@ def kv_capacity_tokens(target: ModelSpec, hw: HardwareSpec, tp: int = 1, dtype: 
     used = weight_bytes(target, dtype) / tp
     per_token = target.kv_bytes_per_token(kv) / tp
     if draft is not None:
-        used += weight_bytes(draft, draft_dtype or dtype) / draft_tp
-        per_token += draft.kv_bytes_per_token(kv) / draft_tp
+        if isinstance(draft, ModelSpec):
+            used += weight_bytes(draft, draft_dtype or dtype) / draft_tp
+            per_token += draft.kv_bytes_per_token(kv) / draft_tp
+        else:  # a Drafter (osdsim.cost.drafts): what it adds of its own (a head: one layer; n-gram: nothing)
+            used += draft.weight_bytes(draft_dtype or dtype) / draft_tp
+            per_token += draft.kv_bytes_per_token(kv) / draft_tp
     return max(0.0, (usable - used) / per_token)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from osdsim.cost.closed_form import tau
+from osdsim.cost.drafts import model_drafter
 from osdsim.cost.model import RooflineCost
 from osdsim.cost.roofline import forward_flops, forward_time
 from osdsim.specs import HardwareSpec, ModelSpec
@@ -29,22 +30,59 @@ def draft_context(context, gamma):
         else context + max(gamma - 1, 0) / 2.0
 
 
-def step_price(target_s, draft_s, target: ModelSpec, draft: ModelSpec | None, batch, gamma, context,
-               overhead_s, batch_expansion: bool = False):
+def as_drafter(draft):
+    """A :class:`~osdsim.cost.drafts.Drafter` for ``draft`` (a card: a separate draft model)."""
+    return model_drafter(draft) if isinstance(draft, ModelSpec) else draft
+
+
+def step_price(target_s, draft_s, target: ModelSpec, draft, batch, gamma, context, overhead_s,
+               batch_expansion: bool = False, cpu: bool = True):
     """Seconds (or FLOPs) of one step, from ``target_s(model, batch, new_tokens, context)`` and
-    ``draft_s(...)`` pricing single forwards and ``overhead_s(batch, gamma)`` the framework's
-    per-iteration costs (pass a function returning 0 to price FLOPs)."""
+    ``draft_s(...)`` pricing single forwards and ``overhead_s(batch, gamma, ...)`` the
+    framework's per-iteration costs (to price FLOPs, pass FLOP pricers, a function returning 0
+    and ``cpu=False``: an n-gram lookup's CPU seconds are no FLOPs). ``draft``: a card (a
+    separate model), a :class:`~osdsim.cost.drafts.Drafter`, or None (plain decoding)."""
     g = gamma
+    drafter = as_drafter(draft) if draft is not None and (np.ndim(g) or g) else None
+    if drafter is not None and (drafter.tree is not None or drafter.kind == "ngram" or drafter.parallel):
+        return _other_step(target_s, draft_s, target, drafter, batch, int(g), context, overhead_s,
+                           batch_expansion, cpu)
     if batch_expansion:
         verify = target_s(target, batch * (g + 1), 1, context)
     else:
         verify = target_s(target, batch, g + 1, context)
     out = verify + overhead_s(batch, g)
-    if draft is None:
+    if drafter is None:
         return out
-    if np.ndim(g) or g:
-        out = out + g * draft_s(draft, batch, 1, draft_context(context, g))
-    return out
+    return out + g * draft_s(drafter.model, batch, 1, draft_context(context, g))
+
+
+
+def _other_step(target_s, draft_s, target, drafter, batch, gamma, context, overhead_s, batch_expansion, cpu):
+    """A tree, a Medusa head or an n-gram lookup: the drafter's forwards (one per depth, over
+    that depth's nodes), a verify over every drafted token, the lookup's CPU time."""
+    if drafter.kind == "ngram":  # only matched sequences propose: their chain of γ, or the whole tree
+        verified = drafter.match_rate * (len(drafter.tree) if drafter.tree is not None else gamma) + 1.0
+    else:
+        verified = drafter.verified(gamma)
+    if batch_expansion:
+        verify = target_s(target, batch * verified, 1, context)
+    else:
+        verify = target_s(target, batch, verified, context)
+    forwards = len(drafter.steps(gamma))
+    return (verify + proposal_price(draft_s, drafter, batch, gamma, context, cpu)
+            + overhead_s(batch, gamma, verified_tokens=batch * verified, draft_forwards=forwards))
+
+
+def proposal_price(draft_s, drafter, batch, gamma, context, cpu: bool = True):
+    """Seconds (or, with FLOP pricers and ``cpu`` False, FLOPs) of a step's proposal: the
+    drafter's forwards — γ in a chain, priced at their mean context, one per depth of a tree
+    over that depth's nodes, one for Medusa — or an n-gram lookup's CPU time."""
+    if drafter.kind == "ngram":
+        return drafter.cpu_per_step_s + batch * drafter.cpu_per_seq_s if cpu else 0.0
+    if drafter.tree is None and not drafter.parallel:
+        return gamma * draft_s(drafter.model, batch, 1, draft_context(context, gamma))
+    return sum(draft_s(drafter.model, batch, k, context + i) for i, k in enumerate(drafter.steps(gamma)))
 
 
 def step_cost(cost, target: ModelSpec, draft: ModelSpec | None, batch: int, gamma: int, context: float,
@@ -56,12 +94,13 @@ def step_cost(cost, target: ModelSpec, draft: ModelSpec | None, batch: int, gamm
     seconds = step_price(cost.forward_s, draft_cost.forward_s, target, draft, batch, gamma, context,
                          getattr(cost, "step_overhead_s", _zero), expansion)
     flops = step_price(cost.forward_flops, draft_cost.forward_flops, target, draft, batch, gamma, context,
-                       _zero, expansion)
+                       _zero, expansion, cpu=False)
     return float(seconds), float(flops)
 
 
-def _zero(batch, gamma):
+def _zero(batch, gamma, **_):
     return 0.0
+
 
 
 def _card_prices(hw, dtype, tp, draft_tp, framework, draft_dtype=None):
@@ -76,11 +115,17 @@ def _card_prices(hw, dtype, tp, draft_tp, framework, draft_dtype=None):
     return target, target_s, draft_s
 
 
-def c_from_cards(target: ModelSpec, draft: ModelSpec, hw: HardwareSpec, batch=1, context=128,
+def c_from_cards(target: ModelSpec, draft, hw: HardwareSpec, batch=1, context=128,
                  dtype: str | None = None, tp: int = 1, draft_tp: int = 1, framework=None, draft_dtype=None):
-    """c = draft decode-forward time / target decode-forward time on ``hw`` at ``batch``."""
+    """c = one draft forward (one token per sequence) / one target decode forward on ``hw`` at
+    ``batch``; 0 for an n-gram lookup (no model)."""
+    drafter = as_drafter(draft)
+    if drafter.model is None:
+        return 0.0
+    if drafter.kind != "model":
+        draft_tp = tp
     _, target_s, draft_s = _card_prices(hw, dtype, tp, draft_tp, framework, draft_dtype)
-    d, t = draft_s(draft, batch, 1, context), target_s(target, batch, 1, context)
+    d, t = draft_s(drafter.model, batch, 1, context), target_s(target, batch, 1, context)
     return np.asarray(d) / np.asarray(t) if np.ndim(d) or np.ndim(t) else d / t
 
 
@@ -99,8 +144,11 @@ def spec_step_time(target: ModelSpec, draft: ModelSpec | None, hw: HardwareSpec,
         raise ValueError("gamma must be a non-negative integer")
     if draft_tp < 1 or int(draft_tp) != draft_tp:
         raise ValueError("draft_tp must be a positive integer")
-    if draft is not None and draft.num_heads % draft_tp:
-        raise ValueError(f"draft_tp={draft_tp} does not divide the {draft.num_heads} heads of {draft.name}")
+    draft = as_drafter(draft) if draft is not None else None
+    if draft is not None and draft.kind != "model":
+        draft_tp = tp  # heads and self-speculation run inside the target, at its parallelism
+    if draft is not None and draft.model is not None and draft.model.num_heads % draft_tp:
+        raise ValueError(f"draft_tp={draft_tp} does not divide the {draft.model.num_heads} heads of {draft.name}")
     cost, target_s, draft_s = _card_prices(hw, dtype, tp, draft_tp, framework, draft_dtype)
     gamma = g if g.ndim else int(g)
     out = step_price(target_s, draft_s, target, draft, batch, gamma, context, cost.fw.step_s,
@@ -114,7 +162,7 @@ def step_flops(target: ModelSpec, draft: ModelSpec | None, batch, gamma, context
     def flops(model, b, k, ctx):
         return forward_flops(model, b, k, ctx)
 
-    return step_price(flops, flops, target, draft, batch, gamma, context, _zero, batch_expansion)
+    return step_price(flops, flops, target, draft, batch, gamma, context, _zero, batch_expansion, cpu=False)
 
 
 def spec_speedup(alpha, target: ModelSpec, draft: ModelSpec, hw: HardwareSpec, batch, gamma, context,

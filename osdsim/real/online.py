@@ -118,7 +118,8 @@ def serve_stream(target, draft, requests: Iterable[Request], emit: Callable[...,
             emit("step", record=req.record, domain=req.domain, step=i, gamma=s.gamma, drafted=s.drafted,
                  accepted=s.accepted, emitted=s.emitted, draft_s=s.draft_s, verify_s=s.verify_s,
                  accepted_mask=s.accepted_mask, position=s.position, batch=1,
-                 **({"beta": s.beta} if s.beta is not None else {}))
+                 **({"beta": s.beta} if s.beta is not None else {}),
+                 **({"confidence": s.confidence} if s.confidence else {}))
         row = {"record": req.record, "domain": req.domain, "alpha": _finite(gen.alpha),
                "num_tokens": len(gen.tokens), "latency_s": gen.latency_s,
                "draft_version": version, "prompt_tokens": len(req.prompt), "steps": len(gen.steps),

@@ -20,8 +20,11 @@ class Pair:
     draft_name: str
 
     def describe(self) -> dict:
+        draft_params = getattr(self.draft, "params", None)
+        if draft_params is None:
+            draft_params = num_params(self.draft)
         return {"target": self.target_name, "draft": self.draft_name,
-                "target_params": num_params(self.target), "draft_params": num_params(self.draft)}
+                "target_params": num_params(self.target), "draft_params": int(draft_params)}
 
 
 def small_model_dir(name: str, seed: int = 0, progress: bool = True) -> Path:
@@ -47,3 +50,23 @@ def load_pair(target: str | None, draft: str | None, draft_size: str = "m", devi
                 draft or f"osdsim-small-draft-{draft_size}")
     check_pair(pair.target, pair.draft)
     return pair
+
+
+def load_with_proposer(target: str | None, kind: str, *, self_layers: int | None = None, max_ngram: int = 3,
+                       min_ngram: int = 1, device: str = "cpu", dtype: str = "float32", seed: int = 0,
+                       progress: bool = True) -> Pair:
+    """The target alone with a proposer that needs no draft model of its own (``kind`` "ngram"
+    or "self", ``osdsim.real.proposers``): ``Pair.draft`` is the proposer, and its name and
+    parameter count say what drafts (the self draft's parameters are the target's it runs)."""
+    from osdsim.real.proposers import make_proposer
+
+    tdir = Path(target) if target else small_model_dir("target", seed, progress)
+    model = load_model(tdir, device, dtype)
+    proposer = make_proposer(kind, model, self_layers=self_layers, max_ngram=max_ngram, min_ngram=min_ngram)
+    if kind == "self":
+        proposer.params = num_params(proposer.model)
+        name = f"self:{proposer.layers}-of-{len(model.model.layers)}-layers"
+    else:
+        proposer.params = 0
+        name = f"ngram:{min_ngram}-{max_ngram}"
+    return Pair(model, proposer, load_tokenizer(tdir), target or "osdsim-small-target", name)

@@ -1,10 +1,11 @@
-"""Speculative decoding (batch 1) with KV caches on both models, and plain target decoding.
+"""Speculative decoding (batch 1) with KV caches, and plain target decoding.
 
-Both caches hold every token except the last emitted one (the "pending" token). A step feeds the
-draft whatever its cache lacks, drafts gamma tokens one forward each, verifies them with one
-target forward over [pending, d1..d_gamma], keeps the accepted prefix plus one target token, and
-crops both caches back to the accepted length. Timings use ``time.perf_counter`` around
-synchronised calls (``env.clock``).
+The target's cache (and a draft model's, inside its proposer) holds every token except the last
+emitted one (the "pending" token). A step asks the proposer for up to gamma drafts (a draft
+model: one forward each; n-gram lookup: none), verifies them with one target forward over
+[pending, d1..d_k], keeps the accepted prefix plus one target token, and crops the caches back
+to the accepted length. Timings use ``time.perf_counter`` around synchronised calls
+(``env.clock``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Step:
     accepted_mask: list[int]
     position: int  # tokens in the context before this step (prompt included)
     beta: list[float] | None = None
+    confidence: list[float] | None = None  # the draft's top probability at each drafted token
 
 
 @dataclass
@@ -88,56 +90,62 @@ def _pick(logits: torch.Tensor, temperature: float, generator) -> tuple[int, tor
 def speculative_generate(target, draft, prompt: list[int], max_new_tokens: int, gamma: int,
                          temperature: float = 0.0, generator: torch.Generator | None = None,
                          collect: bool = False) -> Generation:
-    """Generate ``max_new_tokens`` after ``prompt`` with ``draft`` proposing ``gamma`` per step.
+    """Generate ``max_new_tokens`` after ``prompt`` with ``draft`` proposing up to ``gamma`` per
+    step. ``draft`` is a draft model or a proposer of ``osdsim.real.proposers`` (n-gram lookup,
+    self-speculation).
 
     ``temperature`` 0 is greedy (output identical to the target's greedy decoding); above 0 it is
-    Leviathan rejection sampling at that temperature (lossless).
+    Leviathan rejection sampling at that temperature (lossless; a deterministic proposal has a
+    one-hot q).
     """
+    from osdsim.real.proposers import ModelProposer, one_hot
+
     if len(prompt) < 1 or gamma < 0 or max_new_tokens < 1:
         raise ValueError("need a non-empty prompt, gamma >= 0 and max_new_tokens >= 1")
+    proposer = draft if hasattr(draft, "propose") else ModelProposer(draft)
+    proposer.begin()
     sync = synchronizer(next(target.parameters()).device)
     tokens = list(prompt)
-    tcache, dcache = new_cache(target), new_cache(draft)
+    tcache = new_cache(target)
     start = clock(sync)
     if len(prompt) > 1:
         forward(target, prompt[:-1], tcache, last_only=True)
-        forward(draft, prompt[:-1], dcache, last_only=True)
+        proposer.prefill(prompt[:-1])
     prefill_s = clock(sync) - start
     steps, rows, mism = [], [], []
     while len(tokens) - len(prompt) < max_new_tokens:
         g = min(gamma, max_new_tokens - (len(tokens) - len(prompt)) - 1)
         t0 = clock(sync)
-        drafts, qs = [], []
-        for _ in range(g):
-            seq = tokens + drafts
-            token, q = _pick(forward(draft, seq[cache_length(dcache):], dcache, last_only=True)[-1],
-                             temperature, generator)
-            drafts.append(token)
-            qs.append(q)
+        drafts, qs, conf = proposer.propose(tokens, g, temperature, generator)
         t1 = clock(sync)
         logits = forward(target, (tokens + drafts)[cache_length(tcache):], tcache)
         if temperature <= 0:
             verdict = greedy_verify(logits, drafts)
         else:
-            q = torch.stack(qs) if qs else logits.new_zeros((0, logits.shape[-1]))
+            if any(q is None for q in qs):
+                q = one_hot(drafts, logits.shape[-1], logits)
+            else:
+                q = torch.stack(qs) if qs else logits.new_zeros((0, logits.shape[-1]))
             verdict = rejection_verify(probs(logits, temperature), q, drafts, generator)
         t2 = clock(sync)
-        steps.append(_step(g, verdict, t1 - t0, t2 - t1, len(tokens)))
+        steps.append(_step(len(drafts), verdict, t1 - t0, t2 - t1, len(tokens), conf))
         if collect:
             rows.append(logits[: verdict.accepted + 1].float().cpu())
-            mism += [False] * verdict.accepted + [verdict.accepted < g]
+            mism += [False] * verdict.accepted + [verdict.accepted < len(drafts)]
         tokens += drafts[: verdict.accepted] + [verdict.next_token]
         crop_cache(tcache, len(tokens) - 1)
-        crop_cache(dcache, min(cache_length(dcache), len(tokens) - 1))
+        proposer.keep(len(tokens) - 1)
     gen = Generation(len(prompt), tokens[len(prompt):], clock(sync) - start, prefill_s, steps)
     if collect:
         gen.target_logits, gen.mismatch = torch.cat(rows), torch.tensor(mism)
     return gen
 
 
-def _step(g: int, v: Verdict, draft_s: float, verify_s: float, position: int) -> Step:
+def _step(g: int, v: Verdict, draft_s: float, verify_s: float, position: int,
+          confidence: list[float] | None = None) -> Step:
     return Step(gamma=g, drafted=g, accepted=v.accepted, emitted=v.accepted + 1, draft_s=draft_s,
-                verify_s=verify_s, accepted_mask=v.accepted_mask, position=position, beta=v.beta)
+                verify_s=verify_s, accepted_mask=v.accepted_mask, position=position, beta=v.beta,
+                confidence=confidence)
 
 
 @torch.no_grad()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from osdsim.real import corpus
 from osdsim.real.online import Request
 
+MAX_RECORDS = 1_000_000  # records one schedule may ask for
+
 
 def parse_schedule(text: str) -> list[tuple[str, int]]:
     """``"sql:300,math:300"`` -> [("sql", 300), ("math", 300)]: blocks of one domain each."""
@@ -12,16 +14,18 @@ def parse_schedule(text: str) -> list[tuple[str, int]]:
     for part in text.split(","):
         name, _, count = part.strip().partition(":")
         if name not in corpus.DOMAINS:
-            raise ValueError(f"unknown domain {name!r} in schedule (known: {', '.join(corpus.DOMAINS)})")
+            raise ValueError(f"unknown domain {name[:40]!r} in schedule (known: {', '.join(corpus.DOMAINS)})")
         try:
             n = int(count)
         except ValueError:
-            raise ValueError(f"schedule block {part.strip()!r} needs a record count, like sql:300") from None
+            raise ValueError(f"schedule block {part.strip()[:40]!r} needs a record count, like sql:300") from None
         if n < 1:
             raise ValueError(f"schedule block {part.strip()!r} needs at least one record")
         blocks.append((name, n))
     if not blocks:
         raise ValueError("the schedule is empty")
+    if sum(n for _, n in blocks) > MAX_RECORDS:  # prompts are generated up front: bound them
+        raise ValueError(f"the schedule asks for {sum(n for _, n in blocks)} records; at most {MAX_RECORDS}")
     return blocks
 
 

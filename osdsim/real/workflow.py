@@ -11,10 +11,17 @@ CLI). torch is imported inside the functions, so importing this module stays lig
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from osdsim.safe.atomic import atomic_dir, atomic_file
+from osdsim.safe.lock import OutputLock
+from osdsim.safe.numbers import check_int, check_number
+from osdsim.safe.text import one_line, short
 
 TRAINABLE = ("target", "draft-s", "draft-m", "draft-l")  # what `osdsim train` builds
 
@@ -26,6 +33,10 @@ class RunOptions:
     target: str | None = None  # model directory; None: osdsim's small target
     draft: str | None = None  # model directory; None: osdsim's small draft of draft_size
     draft_size: str = "m"
+    proposer: str = "model"  # model | ngram | self (osdsim.real.proposers)
+    self_layers: int | None = None  # proposer "self": the target's first K layers draft
+    ngram_max: int = 3  # proposer "ngram": longest suffix matched
+    ngram_min: int = 1  # proposer "ngram": shortest suffix matched
     gamma: int = 3
     temperature: float = 0.0  # 0: greedy; above: Leviathan rejection sampling
     schedule: str = "sql:100,math:100,code:100"
@@ -45,16 +56,60 @@ class RunOptions:
     progress: bool = True
 
     def check(self) -> None:
+        check_run_numbers(self)  # finite, in range, of the right type: before any model is loaded
         if self.gamma < 0 or self.max_new_tokens < 1 or self.update_interval < 1:
             raise ValueError("--gamma must be >= 0, --max-new-tokens and --update-interval >= 1")
         if self.temperature < 0:
             raise ValueError("--temperature must be >= 0")
+        from osdsim.real.proposers import PROPOSERS
+
+        if self.proposer not in PROPOSERS:
+            raise ValueError(f"--proposer must be one of {', '.join(PROPOSERS)}, got {self.proposer!r}")
+        if self.proposer != "model" and self.online:
+            raise ValueError(f"--online distils a draft model; the {self.proposer} proposer has none to train "
+                             "(use --proposer model)")
+        if self.proposer != "model" and self.draft:
+            raise ValueError(f"--draft names a draft model; the {self.proposer} proposer uses none")
+        if self.proposer == "self" and self.self_layers is None:
+            raise ValueError("--proposer self needs --self-layers K (the target's first K layers draft)")
+        if self.proposer != "self" and self.self_layers is not None:
+            raise ValueError("--self-layers applies to --proposer self only")
 
     def online_meta(self) -> dict | None:
         if not self.online:
             return None
         return {"update_interval": self.update_interval, "loss": self.loss, "beta": self.beta,
                 "lr": self.lr, "positions": self.positions, "optimizer": "AdamW", "batch": 1}
+
+
+DEVICE = re.compile(r"^(cpu|mps|meta|(cuda|xpu|npu|hpu)(:[0-9]{1,3})?)$")
+
+
+def check_device(device) -> str:
+    """``device`` if it names a torch device (cpu, cuda, cuda:1, mps, ...); one sentence otherwise."""
+    if not isinstance(device, str) or not DEVICE.match(device):
+        raise ValueError(f"--device must be cpu, cuda, cuda:N, mps or xpu, got {short(device)}")
+    return device
+
+
+def check_run_numbers(o) -> None:
+    """The numbers of :class:`RunOptions` (or another object with the same fields): finite, in range."""
+    check_int(o.gamma, "--gamma", 0, 256)
+    check_int(o.max_new_tokens, "--max-new-tokens", 1, 100_000)
+    check_int(o.update_interval, "--update-interval", 1, 10_000_000)
+    check_number(o.temperature, "--temperature", minimum=0, maximum=100)
+    check_number(o.lr, "--lr", minimum=0, maximum=10, strict=True)
+    check_number(o.beta, "--beta", minimum=0, maximum=1)
+    check_int(o.threads, "--threads", 0, 4096)
+    check_int(o.seed, "--seed", 0, 2**63 - 1)
+    if o.records is not None:
+        check_int(o.records, "--records", 1, 10_000_000)  # a negative count would be a Python slice
+    if getattr(o, "self_layers", None) is not None:
+        check_int(o.self_layers, "--self-layers", 1, 10_000)
+    for name in ("ngram_max", "ngram_min"):
+        if hasattr(o, name):
+            check_int(getattr(o, name), f"--{name.replace('_', '-')}", 1, 64)
+    check_device(o.device)
 
 
 def checkpoint_path(trace_path: str) -> str:
@@ -65,11 +120,23 @@ def checkpoint_path(trace_path: str) -> str:
 def serve_to_trace(options: RunOptions, out: str | None = None, resume: bool = False) -> dict[str, Any]:
     """Serve ``options``' stream with speculative decoding (and OSD when ``online``); write the
     trace to ``out`` as it goes (``resume``: continue the trace and checkpoint there). Returns the
-    run's summary (records, mean α overall and by domain, tokens/s of the new records)."""
+    run's summary (records, mean α overall and by domain, tokens/s of the new records).
+
+    The trace is one writer's: its lock (``<out>.lock``, ``osdsim.safe.lock``) is held from before
+    the "exists" check to the last line, so a second run or a ``--resume`` on the same trace is
+    refused with the holder's PID. A fresh trace appears with its meta line (written beside it and
+    renamed), so a run that fails early leaves nothing; a resume must match the meta line."""
     options.check()
     if resume and not out:
         raise ValueError("--resume needs --out, the trace to continue")
-    if out and os.path.exists(out) and not resume:
+    with OutputLock(out, "trace") if out else contextlib.nullcontext():
+        return _serve(options, out, resume)
+
+
+def _serve(options: RunOptions, out: str | None, resume: bool) -> dict[str, Any]:
+    if out and os.path.isdir(out):
+        raise ValueError(f"--out {out} is a folder; give the trace's file name")
+    if out and os.path.exists(out) and os.path.getsize(out) > 0 and not resume:  # an empty file holds nothing
         raise ValueError(f"{out} exists; pass --resume to continue it or choose another --out")
     from osdsim.real.env import import_torch
 
@@ -77,26 +144,34 @@ def serve_to_trace(options: RunOptions, out: str | None = None, resume: bool = F
     from tqdm import tqdm
 
     from osdsim.real.online import OnlineDistiller, serve_stream
-    from osdsim.real.pair import load_pair
+    from osdsim.real.pair import load_pair, load_with_proposer
     from osdsim.real.stream import build_requests, parse_schedule
     from osdsim.trace import TraceWriter, new_meta
 
     o = options
     schedule = parse_schedule(o.schedule)
-    pair = load_pair(o.target, o.draft, o.draft_size, o.device, o.dtype, o.seed, progress=o.progress)
+    if o.proposer == "model":
+        pair = load_pair(o.target, o.draft, o.draft_size, o.device, o.dtype, o.seed, progress=o.progress)
+    else:
+        pair = load_with_proposer(o.target, o.proposer, self_layers=o.self_layers, max_ngram=o.ngram_max,
+                                  min_ngram=o.ngram_min, device=o.device, dtype=o.dtype, seed=o.seed,
+                                  progress=o.progress)
     requests = build_requests(pair.tokenizer, schedule, o.seed)[: o.records]
     distiller = OnlineDistiller(pair.draft, o.loss, o.lr, o.update_interval, o.positions, o.beta) if o.online else None
     meta = new_meta(source="osdsim run", **pair.describe(), device=o.device, dtype=o.dtype,
-                    threads=torch.get_num_threads(), gamma=o.gamma,
+                    threads=torch.get_num_threads(), gamma=o.gamma, proposer=_proposer_meta(pair.draft),
                     mode="greedy" if o.temperature == 0 else "sampling", temperature=o.temperature,
                     max_new_tokens=o.max_new_tokens, schedule=schedule, records=len(requests),
                     baseline=o.baseline, online=o.online_meta(), seed=o.seed, torch_version=torch.__version__,
                     transformers_version=_version("transformers"), hardware=_hardware(o.device),
                     load_average_1m=_load_average())
     checkpoint = checkpoint_path(out) if out else None
-    start = _resume(out, distiller, checkpoint) if resume else 0
+    start = _resume(out, distiller, checkpoint, meta) if resume else 0
     rows: list[dict] = []
-    writer = TraceWriter(out, mode="a" if resume else "w") if out else None
+    if out and not resume:  # the trace appears whole with its meta line, never as an empty file
+        with atomic_file(out, "trace") as tmp, TraceWriter(tmp, mode="w") as first:
+            first.write("meta", **meta)
+    writer = TraceWriter(out, mode="a") if out else None
 
     def emit(kind, **fields):
         if writer:
@@ -110,8 +185,6 @@ def serve_to_trace(options: RunOptions, out: str | None = None, resume: bool = F
             os.replace(checkpoint + ".tmp", checkpoint)
 
     try:
-        if writer and not resume:
-            writer.write("meta", **meta)
         bar = tqdm(total=len(requests), initial=start, desc="records", disable=not o.progress, leave=False)
         serve_stream(pair.target, pair.draft, requests[start:], emit, gamma=o.gamma,
                      max_new_tokens=o.max_new_tokens, temperature=o.temperature, seed=o.seed,
@@ -122,6 +195,12 @@ def serve_to_trace(options: RunOptions, out: str | None = None, resume: bool = F
         if writer:
             writer.close()
     return _summary(out, meta, rows, start)
+
+
+def _proposer_meta(draft) -> dict:
+    """What proposed the drafts, for the trace's meta line."""
+    describe = getattr(draft, "describe", None)
+    return describe() if describe else {"kind": "model"}
 
 
 def _version(package: str) -> str:
@@ -152,20 +231,51 @@ def _hardware(device: str) -> str:
     return f"{platform.machine()} CPU, {os.cpu_count()} logical cores"
 
 
-def _resume(out: str, distiller, checkpoint: str) -> int:
-    """Cut the trace at ``out`` back to what the checkpoint holds; the first record to serve."""
+# Meta fields a resumed run must share with its trace: what it serves and how it decodes. (The
+# record count may grow: a run stopped with --records N continues to the whole schedule.)
+RESUME_FIELDS = ("target", "draft", "target_params", "draft_params", "proposer", "gamma", "mode", "temperature",
+                 "max_new_tokens", "schedule", "online", "baseline", "seed", "device", "dtype")
+
+
+def resume_mismatch(old: dict, new: dict) -> list[str]:
+    """The :data:`RESUME_FIELDS` where the trace's meta line ``old`` and the run's ``new`` differ,
+    each as ``"field: trace X, now Y"`` (fields an older trace lacks are not compared)."""
+    import json
+
+    def plain(v):
+        return json.loads(json.dumps(v, default=str))
+
+    return [f"{k}: trace {short(old[k], 40)}, now {short(new.get(k), 40)}" for k in RESUME_FIELDS
+            if k in old and plain(old[k]) != plain(new.get(k))]
+
+
+def _resume(out: str, distiller, checkpoint: str, meta: dict) -> int:
+    """Cut the trace at ``out`` back to what the checkpoint holds; the first record to serve.
+    Refused, with the trace untouched, when the trace was written by a run with other options."""
+    import pickle
+
     import torch
 
-    from osdsim.trace import prepare_resume, speculative_records
+    from osdsim.trace import prepare_resume, read_trace, speculative_records
 
     if not os.path.exists(out):
         raise ValueError(f"--resume: {out} does not exist")
+    if os.path.getsize(out) == 0:
+        raise ValueError(f"--resume: {out} is empty (its run wrote nothing); run again without --resume")
+    differ = resume_mismatch(read_trace(out).meta, meta)
+    if differ:
+        raise ValueError(f"--resume: {out} was written by a run with other options ({'; '.join(differ)}); "
+                         "resume with the trace's options or choose another --out")
     last_update = None
     if distiller is not None:
         last_update = -1
         if os.path.exists(checkpoint):
-            state = torch.load(checkpoint, weights_only=True)  # untrusted file: tensors and plain data only
-            distiller.load_state_dict(state)
+            try:  # untrusted file: tensors and plain data only
+                state = torch.load(checkpoint, weights_only=True)
+                distiller.load_state_dict(state)
+            except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"--resume: {checkpoint} is not a draft checkpoint osdsim can load safely "
+                                 f"({one_line(str(exc), 120)})") from None
             last_update = distiller.updates
     trace = prepare_resume(out, last_update)
     written = int(trace.updates["update"].max()) if len(trace.updates) else 0
@@ -196,7 +306,10 @@ def train_small_models(names: Sequence[str], seed: int = 0, threads: int = 0,
     """Train (or find cached) osdsim's small models ``names`` (of :data:`TRAINABLE`); a row each."""
     unknown = sorted(set(names) - set(TRAINABLE))
     if unknown or not names:
-        raise ValueError(f"unknown model(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(TRAINABLE)}")
+        raise ValueError(f"unknown model(s) {short(', '.join(unknown)) if unknown else '(none)'}; "
+                         f"choose from {', '.join(TRAINABLE)}")
+    check_int(threads, "--threads", 0, 4096)
+    check_int(seed, "--seed", 0, 2**63 - 1)
     from osdsim.real.env import import_torch
 
     import_torch(threads or None)
@@ -224,6 +337,14 @@ def distill_offline(*, target: str | None = None, draft: str | None = None, draf
     returns (the pair with its distilled draft, a summary). :func:`save_draft` writes the draft."""
     if prompts_per_domain < 1 or epochs < 1 or not 0 <= ratio <= 1:
         raise ValueError("--prompts-per-domain and --epochs must be >= 1 and --ratio in 0..1")
+    check_int(prompts_per_domain, "--prompts-per-domain", 1, 1_000_000)
+    check_int(epochs, "--epochs", 1, 100_000)
+    check_int(max_new_tokens, "--max-new-tokens", 1, 100_000)
+    check_number(lr, "--lr", minimum=0, maximum=10, strict=True)
+    check_number(beta, "--beta", minimum=0, maximum=1)
+    check_int(threads, "--threads", 0, 4096)
+    check_int(seed, "--seed", 0, 2**63 - 1)
+    check_device(device)
     from osdsim.real.env import import_torch
 
     import_torch(threads or None)
@@ -245,10 +366,26 @@ def distill_offline(*, target: str | None = None, draft: str | None = None, draf
     return pair, summary
 
 
+DRAFT_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+               "tokenizer_config.json", "special_tokens_map.json")  # what save_pretrained writes
+
+
 def save_draft(pair, out: str) -> None:
-    """Write ``pair``'s draft and the target's tokenizer to the directory ``out`` (HF format)."""
-    pair.draft.save_pretrained(out)
-    pair.tokenizer.save_pretrained(out)
+    """Write ``pair``'s draft and the target's tokenizer to the directory ``out`` (HF format).
+
+    Refused when a weight is NaN or infinite (training diverged: nothing worth saving), or when
+    ``out`` is a file or a folder of other files; written into a temporary folder beside ``out``
+    and renamed into place, so ``out`` holds a whole model or nothing."""
+    import torch
+
+    bad = [name for name, t in pair.draft.state_dict().items() if not bool(torch.isfinite(t).all())]
+    if bad:
+        raise ValueError(f"the distilled draft has NaN or infinite weights in {len(bad)} tensors "
+                         f"({', '.join(bad[:2])}{', ...' if len(bad) > 2 else ''}): training diverged; "
+                         "lower --lr; nothing was saved")
+    with atomic_dir(out, DRAFT_FILES, "--out folder") as stage:
+        pair.draft.save_pretrained(stage)
+        pair.tokenizer.save_pretrained(stage)
 
 
 def profile_models(models: Sequence[tuple[str, str]], *, gamma: int = 4, batches: Sequence[int] = (1,),
@@ -260,6 +397,9 @@ def profile_models(models: Sequence[tuple[str, str]], *, gamma: int = 4, batches
     prompts at context 0. Returns (timing rows, {name: the model's HF config dict})."""
     if gamma < 0 or repeats < 1 or warmup < 0:
         raise ValueError("--gamma and --warmup must be >= 0 and --repeats >= 1")
+    if threads is not None:
+        check_int(threads, "--threads", 1, 4096)
+    check_device(device)
     from osdsim.real.env import import_torch
     from osdsim.real.profile import load_for_timing, prefill_grid, profile_model
 

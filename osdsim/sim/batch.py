@@ -8,7 +8,9 @@ Columns of the float64 state matrix (integers held exactly, all < 2^53):
 - ``REJECTED``: steps that ended in a rejection (fewer than γ drafts accepted);
 - ``SCALE``: 1/−ln α of the sequence's domain, which turns an Exp(1) draw into a Geometric
   accepted count (:func:`osdsim.acceptance.geometric_scale`);
-- ``START``: the replica's step counter when the sequence joined; ``ID``; ``DOM`` (domain index).
+- ``START``: the replica's step counter when the sequence joined; ``ID``; ``DOM`` (domain index);
+- ``GAMMA``: the sequence's own γ, for policies that keep one per sequence (transformers'
+  heuristic grows and shrinks it per request).
 
 A step with k accepted drafts adds (k + 1, [k < γ]) to (``DRAWN``, ``REJECTED``): one ``take``
 from a (γ + 1) × 2 table and one ``add`` advance every sequence, and the column sums of the
@@ -22,20 +24,22 @@ from __future__ import annotations
 
 import numpy as np
 
-DRAWN, REJECTED, SCALE, START, ID, DOM = range(6)
-COLS = 6
+DRAWN, REJECTED, SCALE, START, ID, DOM, GAMMA = range(7)
+COLS = 7
 
 
 class BatchViews:
     """Views of the first k rows of the state matrix (and scratch buffers of length k)."""
 
-    __slots__ = ("rows", "counters", "drawn", "scale", "flags", "buf", "ones")
+    __slots__ = ("rows", "counters", "drawn", "rejected", "scale", "gamma", "flags", "buf", "ones")
 
     def __init__(self, matrix: np.ndarray, flags: np.ndarray, buf: np.ndarray, ones: np.ndarray, k: int):
         self.rows = matrix[:k]
         self.counters = matrix[:k, DRAWN:REJECTED + 1]
         self.drawn = matrix[:k, DRAWN]
+        self.rejected = matrix[:k, REJECTED]
         self.scale = matrix[:k, SCALE]
+        self.gamma = matrix[:k, GAMMA]
         self.flags = flags[:k]
         self.buf = buf[:k]
         self.ones = ones[:k]
@@ -82,6 +86,15 @@ class RunningBatch:
         np.add(v.counters, step, out=v.counters)
         drawn, rejected = v.ones.dot(step).tolist()
         return drawn, rejected
+
+    def advance_each(self, accepted: np.ndarray, drafts: np.ndarray) -> tuple[float, float]:
+        """A step in which sequence s drafted ``drafts[s]`` tokens and got ``accepted[s]`` of them
+        accepted (both intp; accepted <= drafts); returns (drawn tokens, steps with a rejection)."""
+        v = self.views[self.n]
+        np.add(v.drawn, accepted + 1, out=v.drawn)
+        rejected = np.less(accepted, drafts)
+        np.add(v.rejected, rejected, out=v.rejected)
+        return float(accepted.sum() + self.n), float(np.count_nonzero(rejected))
 
     def advance_plain(self) -> None:
         """A plain decoding step: every sequence draws one token."""

@@ -19,7 +19,7 @@ from osdsim.acceptance import (
 from osdsim.sim import workload
 from osdsim.sim.batch import DRAWN, ID, REJECTED, START
 from osdsim.sim.distiller import Distiller
-from osdsim.sim.pricing import Pricer, kv_tokens, models
+from osdsim.sim.pricing import Pricer, draft_parallelism, kv_tokens, models
 from osdsim.sim.scenario import Scenario
 
 MAX_COUNT = 2.0**53  # per-sequence counters are float64 holding integers: exact below this
@@ -52,7 +52,8 @@ class Cluster:
     def __init__(self, scenario: Scenario, reqs: workload.Requests, cost, acceptance=None):
         target, draft = models(scenario)
         self.scenario = scenario
-        draft_cost = cost.for_draft(scenario.draft_tp, scenario.draft_dtype) if hasattr(cost, "for_draft") else cost
+        draft_tp = draft_parallelism(scenario, draft)
+        draft_cost = cost.for_draft(draft_tp, scenario.draft_dtype) if hasattr(cost, "for_draft") else cost
         self.pricer = Pricer(cost, target, draft, scenario.context_bucket, draft_cost)
         self.acceptance_given = acceptance is not None
         if not scenario.speculative:

@@ -2,7 +2,11 @@
 
 - γ policy (``GAMMA_POLICIES``): how many drafts the running batch proposes this step.
   ``fixed`` — always γ; ``goodput`` — the γ in 0..max_gamma that maximises expected tokens
-  per second of the step (SmartSpec, Liu et al. 2024, arXiv 2406.14066, Section 4).
+  per second of the step (SmartSpec, Liu et al. 2024, arXiv 2406.14066, Section 4);
+  ``adaptive`` — SpecDec++'s stopping rule with the acceptance model as predictor;
+  ``hf-heuristic`` and ``confidence`` — one γ per sequence: transformers' schedule (+2 after a
+  fully accepted step, −1 otherwise) and llama.cpp's p_min cut-off (drafting stops at the first
+  token below the threshold). :mod:`osdsim.cost.gamma_policy` has their closed forms.
 - admission (``ADMISSIONS``): which waiting requests join. ``fifo`` — first come first served
   within ``max_batch`` and the KV-cache capacity, which reserves prompt + output tokens per
   request so nothing is preempted (a request that can never fit is dropped).
@@ -21,6 +25,9 @@ from collections import deque
 
 import numpy as np
 
+from osdsim.acceptance import geometric_scale
+from osdsim.cost import gamma_policy as gp
+
 # ----------------------------------------------------------------------------- γ policies
 
 
@@ -28,9 +35,11 @@ class FixedGamma:
     """γ drafts every step."""
 
     name = "fixed"
+    per_sequence = False
 
     def __init__(self, gamma: int):
         self.fixed = gamma  # the engine reads it directly: no call per step
+        self.start = gamma
 
     def choose(self, rep, batch: int) -> int:
         return self.fixed
@@ -44,6 +53,8 @@ class GoodputGamma:
 
     name = "goodput"
     fixed = None
+    per_sequence = False
+    start = 0
 
     def __init__(self, max_gamma: int):
         self.max_gamma = max_gamma
@@ -76,14 +87,97 @@ class GoodputGamma:
         return best
 
 
-def gamma_policy(gamma: int | str, max_gamma: int):
-    """The policy a scenario's ``gamma`` names: an integer (fixed) or "goodput"."""
-    if isinstance(gamma, int):
+class AdaptiveGamma:
+    """SpecDec++-style: the largest γ whose whole draft the acceptance model expects accepted with
+    probability >= ``threshold`` (at most ``max_gamma``), re-chosen when α moves."""
+
+    name = "adaptive"
+    fixed = None
+    per_sequence = False
+
+    def __init__(self, max_gamma: int, threshold: float):
+        self.max_gamma, self.threshold, self.start = max_gamma, threshold, max_gamma
+        self.by_domain: list[int] = []
+
+    def refresh(self, rep) -> None:
+        self.by_domain = [gp.adaptive_gamma(a, self.threshold, self.max_gamma) for a in rep.alpha_l]
+
+    def choose(self, rep, batch: int) -> int:
+        if len(self.by_domain) == 1:
+            return self.by_domain[0]
+        return gp.adaptive_gamma(rep.alpha_sum / batch, self.threshold, self.max_gamma)
+
+
+class HeuristicGamma:
+    """transformers' assisted generation, per request: γ starts at ``start``, grows by 2 after a
+    step whose drafts were all accepted and shrinks by 1 otherwise (never below 1)."""
+
+    name = "hf-heuristic"
+    fixed = None
+    per_sequence = True
+
+    def __init__(self, start: int):
+        self.start = start
+
+    def refresh(self, rep) -> None:
+        """Nothing depends on α."""
+
+    def choose(self, rep, batch: int) -> int:
+        return int(rep.batch.views[batch].gamma.max())
+
+    def drafts(self, rep, batch: int, gamma: int) -> tuple[np.ndarray, np.ndarray]:
+        g = rep.batch.views[batch].gamma.astype(np.intp)
+        return g, g
+
+    def after(self, rep, batch: int, accepted: np.ndarray, drafts: np.ndarray) -> None:
+        g = rep.batch.views[batch].gamma
+        g[:] = np.maximum(np.where(accepted >= drafts, g + 2.0, g - 1.0), 1.0)
+
+
+class ConfidenceGamma:
+    """llama.cpp's ``--draft-p-min`` / transformers' ``assistant_confidence_threshold``: each
+    draft token passes the threshold with probability ``pass_rate`` (i.i.d.); drafting stops at
+    the first that does not (it was computed: one more draft forward), at most γ."""
+
+    name = "confidence"
+    fixed = None
+    per_sequence = True
+
+    def __init__(self, gamma: int, pass_rate: float):
+        self.start, self.gamma, self.pass_rate = gamma, gamma, pass_rate
+        self.scale = geometric_scale(pass_rate)
+
+    def refresh(self, rep) -> None:
+        """The pass rate is a property of the draft's confidences (measured), not of α here."""
+
+    def choose(self, rep, batch: int) -> int:
+        return self.gamma
+
+    def drafts(self, rep, batch: int, gamma: int) -> tuple[np.ndarray, np.ndarray]:
+        x = rep.rng.standard_exponential(batch) * self.scale
+        g = np.minimum(x, gamma).astype(np.intp)
+        return g, np.minimum(g + 1, gamma)  # the failing token's forward was run
+
+    def after(self, rep, batch: int, accepted: np.ndarray, drafts: np.ndarray) -> None:
+        """Nothing to remember between steps."""
+
+
+def gamma_policy(gamma: int | str, max_gamma: int, spec=None):
+    """The policy a scenario's ``gamma`` (an integer, or "goodput") and ``gamma_policy`` name."""
+    kind = spec.kind if spec is not None else ("goodput" if gamma == "goodput" else "fixed")
+    if kind == "goodput":
+        return GoodputGamma(max_gamma)
+    if kind == "fixed":
         return FixedGamma(gamma)
-    return GAMMA_POLICIES[gamma](max_gamma)
+    if kind == "adaptive":
+        return AdaptiveGamma(gamma, spec.threshold)
+    if kind == "hf-heuristic":
+        return HeuristicGamma(gamma)
+    return ConfidenceGamma(gamma, spec.pass_rate)
 
 
-GAMMA_POLICIES = {"fixed": FixedGamma, "goodput": GoodputGamma}
+GAMMA_POLICIES = {"fixed": FixedGamma, "goodput": GoodputGamma, "adaptive": AdaptiveGamma,
+                  "hf-heuristic": HeuristicGamma, "confidence": ConfidenceGamma}
 
 # ----------------------------------------------------------------------------- admission
 

@@ -9,12 +9,16 @@ memo hits (a 16-token bucket moves a 7B decode by < 0.1%).
 
 from __future__ import annotations
 
+import numpy as np
+
+from osdsim.cost.drafts import Drafter
 from osdsim.cost.measured import MeasuredCost
 from osdsim.cost.model import ConstantCost, CostModel, RooflineCost
 from osdsim.cost.roofline import kv_capacity_tokens, weight_bytes
 from osdsim.cost.spare import TRAIN_FLOPS_PER_PARAM_TOKEN
-from osdsim.cost.step import draft_context, step_cost
+from osdsim.cost.step import proposal_price, step_cost
 from osdsim.sim.scenario import Scenario
+from osdsim.sim.scenario_draft import build_drafter
 from osdsim.specs import ModelSpec, load_hardware, load_model
 
 
@@ -52,19 +56,20 @@ def _table_does_not_apply(scenario: Scenario, hw, strict: bool = False) -> str |
     return None
 
 
-def kv_tokens(scenario: Scenario, target: ModelSpec, draft: ModelSpec | None) -> float:
+def kv_tokens(scenario: Scenario, target: ModelSpec, draft: Drafter | None) -> float:
     """KV-cache tokens per replica: the override, else what the card's memory holds; an error
     saying what is needed when the weights leave no room at all."""
     if scenario.kv_tokens is not None:
         return float(scenario.kv_tokens)
     hw = hardware(scenario)
+    draft_tp = draft_parallelism(scenario, draft)
     tokens = kv_capacity_tokens(target, hw, tp=scenario.tp, dtype=scenario.dtype, draft=draft,
-                                reserve_fraction=scenario.kv_reserve, draft_tp=scenario.draft_tp,
+                                reserve_fraction=scenario.kv_reserve, draft_tp=draft_tp,
                                 draft_dtype=scenario.draft_dtype)
     if tokens < 1:
         dtype = scenario.dtype or hw.default_dtype
         need = weight_bytes(target, dtype) / scenario.tp + (
-            weight_bytes(draft, scenario.draft_dtype or dtype) / scenario.draft_tp if draft is not None else 0.0)
+            draft.weight_bytes(scenario.draft_dtype or dtype) / draft_tp if draft is not None else 0.0)
         usable = hw.memory_bytes * (1 - scenario.kv_reserve)
         raise ValueError(f"tp: {target.name}{' + ' + draft.name if draft is not None else ''} does not fit "
                          f"on {hw.name}: {need / 1e9:.1f} GB of {dtype} weights per GPU at tp {scenario.tp}, "
@@ -80,14 +85,17 @@ class Pricer:
     """Memoised step and prefill prices for one (target, draft) pair on one replica;
     ``draft_cost`` prices the draft's forwards (its own tensor parallelism), default ``cost``."""
 
-    def __init__(self, cost: CostModel, target: ModelSpec, draft: ModelSpec | None, bucket: int,
+    def __init__(self, cost: CostModel, target: ModelSpec, draft: Drafter | None, bucket: int,
                  draft_cost: CostModel | None = None):
         self.cost, self.target, self.draft, self.bucket = cost, target, draft, bucket
         self.draft_cost = draft_cost or cost
+        # A separate draft model and a head keep KV caches of their own, filled at prefill.
+        self.prefill_model = draft.model if draft is not None and draft.kind in ("model", "head") else None
         self.capacity = float(cost.capacity_flops_per_s())
         self._steps: dict[tuple[int, int, int], tuple[float, float]] = {}
         self._prefills: dict[tuple[int, int], tuple[float, float]] = {}
         self._mixed: dict[tuple, tuple[float, float]] = {}
+        self._each: dict[tuple, tuple[float, float]] = {}
         self._updates: dict[int, float] = {}
 
     def step(self, batch: int, gamma: int, context: float) -> tuple[float, float]:
@@ -99,6 +107,33 @@ class Pricer:
                                                key[2] * self.bucket, self.draft_cost)
         return hit
 
+    def step_each(self, batch: int, drafts, forwards, context: float) -> tuple[float, float]:
+        """(seconds, FLOPs) of a step in which sequence s drafts ``drafts[s]`` tokens over
+        ``forwards[s]`` draft forwards (per-sequence policies, n-gram matches): draft forward i
+        runs for the sequences still drafting, the verify scores every sequence's drafts + 1."""
+        top = int(forwards.max()) if len(forwards) else 0
+        still = tuple(int(np.count_nonzero(forwards >= i)) for i in range(1, top + 1))
+        verified = int(drafts.sum()) + batch
+        key = (batch, still, verified, int(context / self.bucket + 0.5))
+        hit = self._each.get(key)
+        if hit is None:
+            hit = self._each[key] = self._price_each(batch, still, verified, key[3] * self.bucket)
+        return hit
+
+    def _price_each(self, batch, still, verified, ctx) -> tuple[float, float]:
+        c, d, t, drafter = self.cost, self.draft_cost, self.target, self.draft
+        tokens = verified / batch
+        seconds = c.forward_s(t, batch, tokens, ctx)
+        flops = c.forward_flops(t, batch, tokens, ctx)
+        if drafter.kind == "ngram":
+            seconds += drafter.cpu_per_step_s + batch * drafter.cpu_per_seq_s
+        else:
+            for i, b in enumerate(still):  # draft forward i + 1 over the sequences still drafting
+                seconds += d.forward_s(drafter.model, b, 1, ctx + i)
+                flops += d.forward_flops(drafter.model, b, 1, ctx + i)
+        seconds += c.step_overhead_s(batch, len(still), verified_tokens=verified, draft_forwards=len(still))
+        return float(seconds), float(flops)
+
     def prefill(self, batch: int, prompt_tokens: float) -> tuple[float, float]:
         """(seconds, FLOPs) of prefilling ``batch`` prompts of mean length ``prompt_tokens``
         in the target, and in the draft too when there is one."""
@@ -109,9 +144,9 @@ class Pricer:
             c, d = self.cost, self.draft_cost
             seconds = c.forward_s(self.target, batch, tokens, 0.0)
             flops = c.forward_flops(self.target, batch, tokens, 0.0)
-            if self.draft is not None:
-                seconds += d.forward_s(self.draft, batch, tokens, 0.0)
-                flops += d.forward_flops(self.draft, batch, tokens, 0.0)
+            if self.prefill_model is not None:
+                seconds += d.forward_s(self.prefill_model, batch, tokens, 0.0)
+                flops += d.forward_flops(self.prefill_model, batch, tokens, 0.0)
             seconds += c.step_overhead_s(0, 0, batch)
             hit = self._prefills[key] = (float(seconds), float(flops))
         return hit
@@ -146,23 +181,24 @@ class Pricer:
         fused_ctx = ctx * batch / seqs  # prompts being prefilled have (about) no cache yet
         seconds = c.forward_s(t, seqs, tokens, fused_ctx)
         flops = c.forward_flops(t, seqs, tokens, fused_ctx)
-        if self.draft is not None:
+        if self.prefill_model is not None:
             per = prompt_tokens / prefill_seqs
-            seconds += d.forward_s(self.draft, prefill_seqs, per, 0.0)
-            flops += d.forward_flops(self.draft, prefill_seqs, per, 0.0)
-            if gamma:
-                dctx = draft_context(ctx, gamma)
-                seconds += gamma * d.forward_s(self.draft, batch, 1, dctx)
-                flops += gamma * d.forward_flops(self.draft, batch, 1, dctx)
+            seconds += d.forward_s(self.prefill_model, prefill_seqs, per, 0.0)
+            flops += d.forward_flops(self.prefill_model, prefill_seqs, per, 0.0)
+        if self.draft is not None and gamma:
+            seconds += proposal_price(d.forward_s, self.draft, batch, gamma, ctx)
+            flops += proposal_price(d.forward_flops, self.draft, batch, gamma, ctx, cpu=False)
         seconds += c.step_overhead_s(batch, gamma, prefill_seqs)
         return float(seconds), float(flops)
 
     def update(self, num_tokens: int) -> tuple[float, float]:
-        """(seconds on an idle replica, FLOPs) of one distillation update over ``num_tokens``."""
+        """(seconds on an idle replica, FLOPs) of one distillation update over ``num_tokens``
+        (the draft's own parameters: a head's, not the target's)."""
+        model = self.draft.model
         seconds = self._updates.get(num_tokens)
         if seconds is None:
-            seconds = self._updates[num_tokens] = float(self.cost.update_s(self.draft, num_tokens))
-        return seconds, TRAIN_FLOPS_PER_PARAM_TOKEN * self.draft.params * num_tokens  # 6·N·tokens
+            seconds = self._updates[num_tokens] = float(self.cost.update_s(model, num_tokens))
+        return seconds, TRAIN_FLOPS_PER_PARAM_TOKEN * model.params * num_tokens  # 6·N·tokens
 
 
 def _named(field: str, load, name: str):
@@ -172,16 +208,27 @@ def _named(field: str, load, name: str):
         raise ValueError(f"{field}: {exc}") from None
 
 
-def models(scenario: Scenario) -> tuple[ModelSpec, ModelSpec | None]:
-    """The target and (when speculating) draft cards; errors name the scenario field."""
+def models(scenario: Scenario) -> tuple[ModelSpec, Drafter | None]:
+    """The target card and (when speculating) the drafter; errors name the scenario field."""
     target = _named("target", load_model, scenario.target)
-    draft = _named("draft", load_model, scenario.draft) if scenario.speculative else None
+    draft = None
+    if scenario.speculative:
+        try:
+            draft = build_drafter(scenario.draft, target, lambda name: _named("draft", load_model, name))
+        except ValueError as exc:
+            raise ValueError(str(exc) if str(exc).startswith("draft") else f"draft: {exc}") from None
     if target.num_heads % scenario.tp:
         raise ValueError(f"tp: {scenario.tp} does not divide the {target.num_heads} heads of {target.name}")
-    if draft is not None and draft.num_heads % scenario.draft_tp:
-        raise ValueError(f"draft_tp: {scenario.draft_tp} does not divide the {draft.num_heads} heads of "
+    if draft is not None and draft.kind == "model" and draft.model.num_heads % scenario.draft_tp:
+        raise ValueError(f"draft_tp: {scenario.draft_tp} does not divide the {draft.model.num_heads} heads of "
                          f"{draft.name} (set draft_tp to a divisor, e.g. 1)")
     return target, draft
+
+
+def draft_parallelism(scenario: Scenario, draft: Drafter | None) -> int:
+    """GPUs the draft's forwards split over: draft_tp for a separate model; a head or the
+    target's own layers run inside the target, at its tp."""
+    return scenario.draft_tp if draft is None or draft.kind == "model" else scenario.tp
 
 
 def hardware(scenario: Scenario):

@@ -23,6 +23,7 @@ from osdsim.sim.batch import DOM, RunningBatch
 from osdsim.sim.distiller import DISTILLER_MODES, Update, done
 from osdsim.sim.draws import IidDraws, ModelDraws
 from osdsim.sim.policies import ADMISSIONS, gamma_policy, prefill_policy
+from osdsim.sim.proposer import Proposer
 from osdsim.sim.replica_online import OnlineReplica
 
 
@@ -30,7 +31,7 @@ class Iteration:
     """The iteration in flight: what it prefills, the running batch's step, its price."""
 
     __slots__ = ("batch", "gamma", "joining", "prefill_seqs", "prompt_tokens", "seconds", "flops",
-                 "stall", "updating", "in_system")
+                 "stall", "updating", "in_system", "drafts")
 
 
 class Replica(OnlineReplica):
@@ -39,7 +40,7 @@ class Replica(OnlineReplica):
     __slots__ = ("cl", "index", "rng", "waiting", "assigned_l", "assigned_s_l", "pulled", "next_s", "clients",
                  "wake", "kv_used", "dropped", "batch", "ctx_sum", "alpha_sum", "counter", "prefilling", "admission",
                  "prefill", "gamma", "speculative", "n_trained", "draws", "distillers", "due", "mode", "update", "it",
-                 "alpha_l", "scale_l", "_per_domain", "pricer", "single", "log_step", "__weakref__")
+                 "alpha_l", "scale_l", "_per_domain", "pricer", "single", "log_step", "proposer", "__weakref__")
 
     def __init__(self, index: int, cluster, rng: np.random.Generator):
         cl = self.cl = cluster
@@ -60,8 +61,9 @@ class Replica(OnlineReplica):
         self.prefilling: list[int] = []  # requests whose prefill completes in the iteration in flight
         self.admission = ADMISSIONS["fifo"](cl)
         self.prefill = prefill_policy(cl.prefill_chunk, cl.prompt_l)
-        self.gamma = gamma_policy(cl.gamma_policy, cl.max_gamma)
+        self.gamma = gamma_policy(cl.gamma_policy, cl.max_gamma, cl.scenario.gamma_policy)
         self.speculative = cl.acceptance is not None
+        self.proposer = Proposer(self, cl.pricer.draft, cl.scenario.gamma_policy)
         self.n_trained = [0.0] * cl.num_domains  # records each domain's draft was trained on
         self.draws = IidDraws(rng) if cl.iid else ModelDraws(rng, cl.acceptance, cl.domains, self.n_trained)
         self.distillers: list = []
@@ -127,9 +129,14 @@ class Replica(OnlineReplica):
             return None
         it = self.it
         it.batch, it.joining, it.prefill_seqs, it.prompt_tokens = batch, joining, prefill_seqs, prompt_tokens
+        it.drafts = None
         if batch and self.speculative:
             gamma = self.gamma.fixed
             it.gamma = gamma if gamma is not None else self.gamma.choose(self, batch)
+            if self.proposer.tree is not None:
+                it.gamma = self.proposer.depth  # a tree's drafts: its nodes; its longest path: depth
+            elif self.proposer.per_sequence:
+                it.drafts = self.proposer.plan(self, batch, it.gamma)
         else:
             it.gamma = 0
         self.prefilling = joining
@@ -138,7 +145,9 @@ class Replica(OnlineReplica):
     def price(self, it: Iteration, now: float) -> float:
         """Stage 3: the iteration's seconds (and FLOPs), an update in spare compute included."""
         pricer, batch = self.pricer, it.batch
-        if not it.prefill_seqs:
+        if it.drafts is not None and not it.prefill_seqs:
+            seconds, flops = pricer.step_each(batch, *it.drafts, self.ctx_sum / batch)
+        elif not it.prefill_seqs:
             seconds, flops = pricer.step(batch, it.gamma, self.ctx_sum / batch)
         elif batch:
             seconds, flops = pricer.mixed(batch, it.gamma, self.ctx_sum / batch, it.prefill_seqs,
@@ -161,7 +170,7 @@ class Replica(OnlineReplica):
         """Stages 4-7 once the iteration that began at ``start`` has run until ``now``."""
         accepted, alpha, first, check = 0.0, math.nan, 0, False
         if it.batch:
-            accepted, alpha = self.draw_and_apply(it.batch, it.gamma)
+            accepted, alpha = self.draw_and_apply(it.batch, it.gamma, it.drafts)
             check = True
         if it.joining:
             first, finished_at_once = self.join(it.joining, now)
@@ -175,15 +184,26 @@ class Replica(OnlineReplica):
         if it.updating and done(self.update, now):
             self.finish_update(now)
 
-    def draw_and_apply(self, batch: int, gamma: int) -> tuple[float, float]:
+    def draw_and_apply(self, batch: int, gamma: int, drafts=None) -> tuple[float, float]:
         """Stages 4-5 for the running batch: accepted drafts per sequence, every sequence
-        advanced; returns the accepted drafts in all and the batch's expected α (NaN at γ 0)."""
+        advanced; returns the accepted drafts in all and the batch's expected α (NaN at γ 0).
+        ``drafts``: (drafts, draft forwards) per sequence when they differ (``Proposer``)."""
         self.counter += 1
         if not gamma:
             self.batch.advance_plain()
             return 0.0, math.nan
-        acc = self.draws.accepted(batch, self.batch.views[batch], gamma)
-        drawn, rejected = self.batch.advance(acc, gamma)
+        if drafts is not None:
+            each = drafts[0]
+            acc = self.proposer.accepted_each(self, batch, gamma, each)
+            drawn, rejected = self.batch.advance_each(acc, each)
+            if self.gamma.per_sequence:
+                self.gamma.after(self, batch, acc, each)
+        elif self.proposer.tree is not None:
+            acc = self.proposer.accepted_tree(self, batch)
+            drawn, rejected = self.batch.advance(acc, gamma)
+        else:
+            acc = self.draws.accepted(batch, self.batch.views[batch], gamma)
+            drawn, rejected = self.batch.advance(acc, gamma)
         if self.distillers:
             self.buffer_mismatches(acc, gamma, rejected)
         alpha = self.alpha_l[0] if self.single else self.alpha_sum / batch
@@ -199,10 +219,10 @@ class Replica(OnlineReplica):
             b.grow(min(cl.max_batch, 2 * (b.n + len(joining))))
         drawn0, domain, prompt, alpha_l, scale_l = cl.drawn0_l, cl.domain_l, cl.prompt_l, self.alpha_l, self.scale_l
         prompts, alphas, finished = 0, 0, False
-        rows, n, counter = b.matrix, b.n, self.counter
+        rows, n, counter, start_gamma = b.matrix, b.n, self.counter, self.gamma.start
         for i in joining:
             d, y = domain[i], drawn0[i]
-            rows[n] = (y, 0.0, scale_l[d], counter, i, d)  # DRAWN, REJECTED, SCALE, START, ID, DOM
+            rows[n] = (y, 0.0, scale_l[d], counter, i, d, start_gamma)  # DRAWN ... DOM, GAMMA
             n += 1
             prompts += prompt[i]
             alphas += alpha_l[d]
@@ -223,7 +243,7 @@ class Replica(OnlineReplica):
         cl.finish_log.append((now, self.counter, done_rows))
         kv_need, alpha_l = cl.kv_need_l, self.alpha_l
         overshoot, freed, alphas, doms = 0.0, 0, 0, []
-        for drawn, _, _, _, i, d in done_rows.tolist():
+        for drawn, _, _, _, i, d, _ in done_rows.tolist():
             d = int(d)
             doms.append(d)
             overshoot += drawn

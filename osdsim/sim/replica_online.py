@@ -46,6 +46,7 @@ class OnlineReplica:
                 scale[:] = per_row[0]
                 self.alpha_sum = float(np.add.reduce(per_row[1]))  # = np.asarray(alpha_l)[dom].sum()
         self.gamma.refresh(self)
+        self.proposer.refresh(self.alpha_l)
 
     def buffer_mismatches(self, accepted: np.ndarray, gamma: int, rejected: float) -> None:
         """One mismatched position per sequence whose step ended in a rejection."""

@@ -1,7 +1,7 @@
 """Result tables and the summary of one simulation.
 
 ``requests`` (one row per arrived request), ``steps`` (one row per iteration: prefill or
-decode), ``updates`` (one row per draft update). Summary keys follow DESIGN.md; latencies are
+decode), ``updates`` (one row per draft update). Summary keys: docs/reference.md; latencies are
 over finished requests, TPOT = (latency − TTFT) / (output tokens − 1) for outputs of 2+ tokens.
 """
 
@@ -194,9 +194,22 @@ def assumptions(cl) -> dict:
     return {"framework": getattr(cl.pricer.cost, "framework_name", "none"), "hardware": name(sc.hardware),
             "target": name(sc.target), "draft": name(sc.draft) if cl.acceptance is not None else None, "tp": sc.tp,
             "draft_tp": sc.draft_tp, "dtype": sc.dtype, "acceptance": acceptance,
-            "gamma_policy": "goodput" if cl.gamma_policy == "goodput" else f"fixed {cl.gamma_policy}",
+            "gamma_policy": _policy_text(cl),
+            "method": sc.method,
             "workload": workload,
             "online": f"{cl.online.mode} updates every {cl.online.update_interval} records" if cl.online else None}
+
+
+def _policy_text(cl) -> str:
+    spec = cl.scenario.gamma_policy
+    if cl.gamma_policy == "goodput":
+        return "goodput"
+    if spec is None or spec.kind == "fixed":
+        return f"fixed {cl.gamma_policy}"
+    detail = {"hf-heuristic": f"start {cl.gamma_policy}",
+              "confidence": f"at most {cl.gamma_policy}, pass rate {spec.pass_rate:g}",
+              "adaptive": f"at most {cl.gamma_policy}, threshold {spec.threshold:g}"}.get(spec.kind, "")
+    return f"{spec.kind} ({detail})" if detail else spec.kind
 
 
 # Types of each step column's values: integer, boolean, or float.

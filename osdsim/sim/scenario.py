@@ -1,6 +1,6 @@
 """Scenario files (YAML or TOML) → frozen dataclasses, every field defaulted and checked.
 
-The core fields are DESIGN.md's "Scenario files" contract; the rest are additions. An unknown or
+The core fields are the "Scenario files" contract of docs/reference.md; the rest are additions. An unknown or
 bad field raises ``ValueError`` naming its dotted path (``workload.rate``). Relative file paths
 (replay file, learning curves, empirical trace) resolve against the scenario file's folder.
 

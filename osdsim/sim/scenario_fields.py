@@ -100,16 +100,19 @@ class Slo:
 @dataclass(frozen=True)
 class Scenario:
     seed: int = 0
-    target: Any = "vicuna-7b-v1.3"  # a models/llm card name or path, or (API) a ModelSpec
-    draft: Any = "llama-160m"  # the same, or None (TOML: "none" or false): plain decoding
-    hardware: Any = "a100-80g"  # a models/hardware card name or path, or (API) a HardwareSpec
+    target: Any = "vicuna-7b-v1.3"  # an LLM card name (osdsim/cards/llm) or path, or (API) a ModelSpec
+    # the same, a draft mapping (osdsim.sim.scenario_draft: n-gram, head, self, trees), or None
+    # (TOML: "none" or false): plain decoding
+    draft: Any = "llama-160m"
+    hardware: Any = "a100-80g"  # a hardware card name (osdsim/cards/hardware) or path, or (API) a HardwareSpec
     replicas: int = 1
     max_batch: int = 64
     gamma: int | str = 5  # an integer, or "goodput" (per-step γ maximising expected tokens/s)
     max_gamma: int = 8  # goodput policy searches 0..max_gamma
+    gamma_policy: Any = None  # a PolicySpec (osdsim.sim.scenario_draft); None: from gamma
     tp: int = 1
     draft_tp: int = 1  # tensor parallelism of the draft (vLLM: speculative_draft_tensor_parallel_size)
-    framework: str | None = None  # a models/framework card or path; None: cost.framework.DEFAULT_FRAMEWORK
+    framework: str | None = None  # a framework card (osdsim/cards/framework) or path; None: cost.framework.DEFAULT_FRAMEWORK
     dtype: str | None = None  # None: the card's default dtype
     draft_dtype: str | None = None  # None: the same as dtype
     router: str = "round_robin"
@@ -124,6 +127,7 @@ class Scenario:
     online: Online | None = None
     cost: CostSpec = CostSpec()
     slo: Slo = Slo()
+    method: str | None = None  # the speculation method applied (osdsim.sim.scenario_methods), for the record
     base_dir: str = "."  # folder relative paths resolve against (not a file field)
 
     @property

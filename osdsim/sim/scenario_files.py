@@ -10,10 +10,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from osdsim.safe.loaders import load_toml, load_yaml
+from osdsim.safe.text import short
 from osdsim.sim.scenario_fields import Scenario
 from osdsim.sim.scenario_parse import parse_scenario
 
 MAX_SCENARIO_BYTES = 1_000_000  # scenario files are small; refuse anything larger
+# Scenario fields that name a card, with their defaults: ``--set hardware.bandwidth_GBps=1500``
+# overrides one field of the card named there (``hardware: {like: a100-80g, bandwidth_GBps: 1500}``).
+CARD_FIELDS = {"hardware": Scenario.hardware, "target": Scenario.target, "draft": Scenario.draft}
 
 
 def read_scenario_file(path: str | os.PathLike) -> dict:
@@ -27,22 +32,8 @@ def read_scenario_file(path: str | os.PathLike) -> dict:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not UTF-8 text") from None
-    if path.suffix.lower() == ".toml":
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib
-        try:
-            raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: not valid TOML ({exc})") from None
-    else:
-        import yaml
-
-        try:
-            raw = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    # Bounded loaders: nesting depth and alias expansion are capped (a 300-byte alias bomb).
+    raw = load_toml(text, str(path)) if path.suffix.lower() == ".toml" else load_yaml(text, str(path))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -56,14 +47,12 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
 
     The one place command-line overrides are parsed; :func:`apply_overrides` takes the result.
     """
-    import yaml
-
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set expects key=value, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else value
+            raise ValueError(f"--set expects key=value, got {short(item)}")
+        out[key.strip()] = load_yaml(value, f"--set {key.strip()[:40]}") if value.strip() else value
     return out
 
 
@@ -82,8 +71,12 @@ def apply_overrides(raw: Mapping, overrides: Mapping[str, Any], aliases: Mapping
         path = (aliases or {}).get(key, key)
         parts = path.split(".")
         node = out
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
+            if depth == 0 and part in CARD_FIELDS and (child is None or isinstance(child, str)):
+                # A card field overridden field by field: the card named there (or the default)
+                # with this field changed, ``{like: NAME, field: value}``.
+                child = node[part] = {"like": child or CARD_FIELDS[part]}
             if child is None:
                 child = node[part] = {}
             elif not isinstance(child, dict):

@@ -3,7 +3,7 @@
 Hardware alone does not set the time of a step: the framework does (eager launches or CUDA
 graphs, kernels, scheduler, sampler, how speculation is wired in). Vidur (Agrawal et al. 2024,
 arXiv 2405.05465) profiles each framework's operators and CPU overheads for that reason; osdsim
-prices them with a few named terms, each cited in its card (``models/framework/*.yaml``):
+prices them with a few named terms, each cited in its card (``osdsim/cards/framework/*.yaml``):
 
 - **host work per forward** — ``host_per_forward_s`` + layers · ``host_per_layer_s`` + sequences
   · ``host_per_seq_s``: Python, input preparation and kernel launches. On a GPU the host queues
@@ -96,13 +96,15 @@ class FrameworkSpec:
             return np.where(n <= self.small_batch_max_tokens, 1.0 + self.small_batch_reread * (n - 1.0), 1.0)
         return 1.0 + self.small_batch_reread * (n - 1.0) if n <= self.small_batch_max_tokens else 1.0
 
-    def step_s(self, batch, gamma, verified_tokens=None, prefill_seqs=0):
+    def step_s(self, batch, gamma, verified_tokens=None, prefill_seqs=0, draft_forwards=None):
         """Seconds one engine iteration adds outside its forwards: ``batch`` decoding sequences
         with γ drafts each (0: plain decoding), plus ``prefill_seqs`` prompts prefilled in it;
-        ``verified_tokens`` defaults to B·(γ + 1)."""
+        ``verified_tokens`` defaults to B·(γ + 1), ``draft_forwards`` (sequential draft forwards
+        in the step) to γ."""
         out = self.per_step_s + (batch + prefill_seqs) * self.per_seq_step_s
         verified = batch * (gamma + 1) if verified_tokens is None else verified_tokens
-        spec = self.spec_per_step_s + verified * self.spec_per_token_s + gamma * self.draft_per_forward_s
+        forwards = gamma if draft_forwards is None else draft_forwards
+        spec = self.spec_per_step_s + verified * self.spec_per_token_s + forwards * self.draft_per_forward_s
         if np.ndim(gamma):
             return out + np.where(np.asarray(gamma) > 0, spec, 0.0)
         return out + spec if gamma else out

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
 
+from osdsim.safe.procs import die_with_parent, stop_pool
 from osdsim.sim.scenario_files import apply_overrides
 from osdsim.sweep.grid import ALIASES, point_id
 
@@ -26,13 +28,17 @@ def _flatten(prefix: str, value, out: dict) -> None:
 
 
 def simulate_evaluator(scenario: dict, baseline: bool = True, base_dir: str = ".") -> dict:
-    """Run the simulator on a scenario dict; the summary, flattened (baseline.* for the baseline).
+    """Run the simulator on a scenario dict; the summary, flattened (baseline.* for the baseline),
+    with the service metrics of :func:`osdsim.sim.metrics.service_metrics` (p50/p90/p95/p99 of
+    TTFT, TPOT, ITL and latency; served rate and queue growth).
 
     ``base_dir`` is the scenario file's folder, which its relative paths (curves, traces) resolve against.
     """
     from osdsim.sim import load_scenario, simulate
+    from osdsim.sim.metrics import service_metrics
 
-    summary = simulate(load_scenario(scenario, base_dir=base_dir), baseline=baseline).summary
+    result = simulate(load_scenario(scenario, base_dir=base_dir), baseline=baseline)
+    summary = {**result.summary, **service_metrics(result)}
     out: dict = {}
     _flatten("", summary, out)
     return out
@@ -96,11 +102,13 @@ class Progress:
         self.done += 1
         if not self.enabled:
             return
-        rate = self.done / max(1e-9, time.perf_counter() - self.started)
+        elapsed = max(1e-9, time.perf_counter() - self.started)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 else 0.0
         width = 30
         fill = int(width * self.done / max(1, self.total))
         sys.stderr.write(f"\r{self.label} [{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} "
-                         f"{rate:.1f} pts/s")
+                         f"{rate:.1f} pts/s, {elapsed:.0f} s elapsed, ETA {left:.0f} s ")
         if self.done == self.total:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -143,10 +151,37 @@ def _run_local(tasks, workers, collect) -> None:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     # fork would copy a parent that may hold threads (Ray, BLAS); spawn is safe and deterministic.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    # Workers die with this process, even when it is killed (osdsim.safe.procs.die_with_parent).
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
+    try:
         futures = [pool.submit(_evaluate_star, t) for t in tasks]
         for future in as_completed(futures):
             collect(future.result())
+    except BaseException:  # a failed point, Ctrl-C or SIGTERM: stop every worker now, not after the queue
+        stop_pool(pool)
+        raise
+    pool.shutdown()
+
+
+RAY_CONNECT_TIMEOUT_S = 10.0
+
+
+def check_reachable(address: str, timeout_s: float = RAY_CONNECT_TIMEOUT_S) -> None:
+    """One sentence, within ``timeout_s``, when nothing listens at a Ray ``address`` (HOST:PORT or
+    ray://HOST:PORT; "auto" and "local" are Ray's own and pass)."""
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    host, sep, port = address.split("://", 1)[-1].rstrip("/").rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--address must be HOST:PORT or ray://HOST:PORT, got {address[:80]!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ValueError(f"cannot reach the Ray cluster at {address[:80]} within {timeout_s:g} s "
+                         f"({exc.strerror or exc}); is it running?") from None
 
 
 def _run_ray(tasks, workers, address, collect) -> None:
@@ -158,6 +193,7 @@ def _run_ray(tasks, workers, address, collect) -> None:
     if started_here:
         kwargs = {"include_dashboard": False, "log_to_driver": False}
         if address:
+            check_reachable(address)  # ray.init retries an unreachable address for minutes
             kwargs["address"] = address
         elif workers:
             kwargs["num_cpus"] = workers

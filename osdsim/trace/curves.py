@@ -15,6 +15,9 @@ import math
 import os
 from typing import Any
 
+from osdsim.safe.loaders import load_json
+from osdsim.safe.numbers import InputError
+
 
 def curves_path(trace_path: str | os.PathLike) -> str:
     return f"{os.fspath(trace_path)}.curves.json"
@@ -33,7 +36,8 @@ def curves_json(curves: dict[str, Any]) -> str:
 def read_curves(path: str | os.PathLike) -> dict[str, Any]:
     """The curves mapping of a ``.curves.json`` file (ValueError if it is not valid JSON)."""
     with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{os.fspath(path)}: not a learning-curves JSON file ({exc})") from None
+        text = f.read()
+    try:  # bounded: NaN/Infinity and deep nesting are refused
+        return load_json(text, os.fspath(path))
+    except InputError as exc:
+        raise ValueError(f"not a learning-curves JSON file: {exc}") from None

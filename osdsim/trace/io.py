@@ -1,8 +1,8 @@
 """Write, read and resume traces.
 
 Writing is append-only and flushed per line, so a run killed at any moment leaves a readable
-prefix. Reading tolerates a cut final line (no newline at the end) but refuses a malformed line
-anywhere else, naming the file and line. Resuming truncates the file after the last whole
+prefix. Reading tolerates a cut final line (no newline at the end and not a whole JSON object; a
+whole one is kept) but refuses a malformed line anywhere else, naming the file and line. Resuming truncates the file after the last whole
 ``record`` (or ``update``) line, so a continued run never duplicates steps of an unfinished record.
 """
 
@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from osdsim.safe.loaders import load_json
+from osdsim.safe.numbers import InputError
 from osdsim.trace.schema import MAX_LINE_BYTES, SCHEMA_VERSION, TraceError, validate_line
 
 _TABLES = {"step": "steps", "record": "records", "update": "updates", "aggregate": "aggregates"}
@@ -76,18 +78,22 @@ def _parse(path: Path) -> tuple[list[dict[str, Any]], list[int], bool]:
     while pos < len(data):
         nl = data.find(b"\n", pos)
         lineno += 1
-        if nl < 0:  # no newline: a line cut by a killed writer; ignore it
-            cut = True
-            break
-        raw = data[pos:nl]
+        raw = data[pos:] if nl < 0 else data[pos:nl]
         where = f"{path}:{lineno}"
         if len(raw) > MAX_LINE_BYTES:
             raise TraceError(f"{where}: line is longer than {MAX_LINE_BYTES} bytes")
+        if nl < 0:  # no newline: a whole JSON object is a complete last line; anything else was cut
+            try:  # by a killed writer and is skipped
+                load_json(raw, where)
+            except InputError:
+                cut = True
+                break
+            nl = len(data) - 1  # the line ends with the file
         if raw.strip():
-            try:
-                obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise TraceError(f"{where}: not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from None
+            try:  # NaN/Infinity (not JSON) and deep nesting are refused here
+                obj = load_json(raw, where)
+            except InputError as exc:
+                raise TraceError(str(exc)) from None
             validate_line(obj, where)
             if not objs and obj["type"] != "meta":
                 raise TraceError(f"{where}: the first line must be the meta line")
@@ -134,6 +140,9 @@ def prepare_resume(path: str | os.PathLike, last_update: int | None = None) -> T
             keep = i + 1
     with open(path, "r+b") as f:
         f.truncate(ends[keep - 1])
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) != b"\n":  # a complete last line without its newline: end it before appending
+            f.write(b"\n")
     return read_trace(path)
 
 

@@ -10,8 +10,17 @@ acceptance comes from) or why it cannot. A row is predicted from:
 - ``transfer:ID`` — α solved from row ID (the same pair and task on other hardware);
 - ``curve:ID`` — α solved at row ID, the lowest request rate of the same published curve.
 
-Beside each prediction stands the bare closed form τ/(γc + 1) with c = draft parameters /
-target parameters (what a spreadsheet would say), at the same α and γ.
+The proposer is a separate draft model, or (column ``drafter`` of ``inputs.csv``) an n-gram
+lookup or a draft head, with the draft tree its method's reference code uses by default (column
+``tree``; the trees and the constants behind them are below, each with where it was read). For a
+tree, α is the one per-depth acceptance whose tree τ (:mod:`osdsim.cost.tree`, rank acceptance
+1 − (1 − α)^k in the top k) equals the row's published τ.
+
+Beside each prediction stands the bare closed form τ/(nc + 1) with c = draft parameters /
+target parameters and n sequential draft forwards per step (γ for a chain, the tree's depth, one
+for Medusa; c = 0 for an n-gram lookup), what a spreadsheet would say, at the same α and γ.
+Every prediction lists what it assumed in ``notes``: framework, hardware, where its acceptance
+came from, the proposer and its tree.
 """
 
 from __future__ import annotations
@@ -22,13 +31,65 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from osdsim.cost import gamma_policy as gp
+from osdsim.cost import tree as trees
 from osdsim.cost.acceptance_inputs import alpha_from_rate
+from osdsim.cost.drafts import head_drafter, model_drafter, ngram_drafter
 from osdsim.cost.predict import DEFAULT_CONTEXT, predict, solve_alpha
-from osdsim.specs import load_framework, load_hardware, load_model
+from osdsim.specs import ModelSpec, load_framework, load_hardware, load_model
 
 SIM_REQUESTS = 1500  # requests per simulated point of a request-rate curve (enough for a steady state)
 SHAREGPT_LENGTHS = {"dist": "lognormal", "mean": 256, "cv": 1.0}  # tokens, when a source names ShareGPT only
 GAMMA_DEFAULT = 5  # drafts per step where a row does not say (vLLM's and transformers' common default)
+
+# --- Proposers other than a draft model, as the published rows ran them ------------------------------
+# Spec-Bench (https://github.com/hemingkx/Spec-Bench) ran every method with its own research code; its
+# leaderboard rows in the suite are from commit 5544fd7a, and the files cited below are the same there
+# and at fd2c1cd (2025-04-22). Trees are node paths (osdsim.cost.tree): ranks from the root.
+
+# EAGLE-1 (Li et al. 2024, arXiv 2401.15077): ``mc_sim_7b_63`` of
+# https://github.com/SafeAILab/EAGLE/blob/main/eagle/model/choices.py, identical to Spec-Bench's
+# model/eagle/choices.py, the default of its evaluation/inference_eagle.py (``--tree-choices``
+# "mc_sim_7b_63"). 25 nodes, depth 5, despite the name.
+EAGLE1_MC_SIM_7B_63 = (
+    (0,), (1,), (2,), (3,), (0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 0), (2, 1), (3, 0),
+    (0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 1, 0), (0, 1, 1), (0, 2, 0), (0, 2, 1), (1, 0, 0),
+    (0, 0, 0, 0), (0, 0, 0, 1), (0, 0, 0, 2), (0, 0, 0, 0, 0), (0, 0, 0, 0, 1),
+)
+# Medusa (Cai et al. 2024, arXiv 2401.10774): ``mc_sim_7b_63`` of
+# https://github.com/FasterDecoding/Medusa/blob/main/medusa/model/medusa_choices.py, identical to
+# Spec-Bench's model/medusa/medusa_choices.py, the default of its evaluation/inference_medusa.py
+# (``--medusa-choices`` "mc_sim_7b_63"). 63 nodes, depth 4.
+MEDUSA_MC_SIM_7B_63 = (
+    (0,), (0, 0), (1,), (0, 1), (2,), (0, 0, 0), (1, 0), (0, 2), (3,), (0, 3), (4,), (0, 4), (2, 0), (0, 5),
+    (0, 0, 1), (5,), (0, 6), (6,), (0, 7), (0, 1, 0), (1, 1), (7,), (0, 8), (0, 0, 2), (3, 0), (0, 9), (8,),
+    (9,), (1, 0, 0), (0, 2, 0), (1, 2), (0, 0, 3), (4, 0), (2, 1), (0, 0, 4), (0, 0, 5), (0, 0, 0, 0),
+    (0, 1, 1), (0, 0, 6), (0, 3, 0), (5, 0), (1, 3), (0, 0, 7), (0, 0, 8), (0, 0, 9), (6, 0), (0, 4, 0),
+    (1, 4), (7, 0), (0, 1, 2), (2, 0, 0), (3, 1), (2, 2), (8, 0), (0, 5, 0), (1, 5), (1, 0, 1), (0, 2, 1),
+    (9, 0), (0, 6, 0), (0, 0, 0, 1), (1, 6), (0, 7, 0),
+)
+# Medusa heads Spec-Bench loads: evaluation/inference_medusa.py sets ``num_heads = 4`` and passes it as
+# medusa_num_heads (one ResBlock each: medusa_num_layers 1 in the checkpoint's config.json,
+# https://huggingface.co/FasterDecoding/medusa-vicuna-7b-v1.3/blob/main/config.json).
+SPECBENCH_MEDUSA_HEADS = 4
+# EAGLE-2 (Li et al. 2024, arXiv 2406.16858): Spec-Bench's evaluation/inference_eagle2.py defaults
+# ``--total-token 60 --depth 5 --top-k 10``; model/eagle2/cnets.py keeps total_tokens - 1 = 59 draft
+# tokens (the 60th verified token is the root), and topK_genrate runs one draft forward over the newly
+# accepted tokens, then ``depth`` forwards over the top_k best nodes so far (the last one's candidates
+# are depth 6), and verifies the 59 candidates of highest cumulative draft log-probability.
+EAGLE2_TOTAL_TOKEN, EAGLE2_DEPTH, EAGLE2_TOP_K = 60, 5, 10
+# Prompt lookup (Saxena 2023): Spec-Bench's evaluation/inference_pld.py calls greedy_search_pld
+# (model/pld/pld.py) with draft_matching_window_size=3, draft_num_candidate_tokens=10, the defaults of
+# find_candidate_pred_tokens(max_ngram_size=3, num_pred_tokens=10) in
+# https://github.com/apoorvumang/prompt-lookup-decoding (README). A matched step drafts 10 tokens.
+PLD_NUM_PRED_TOKENS = 10
+
+TREES = {"eagle1-mc_sim_7b_63": EAGLE1_MC_SIM_7B_63, "medusa-mc_sim_7b_63": MEDUSA_MC_SIM_7B_63}
+DYNAMIC_TREES = ("eagle2-dynamic",)
+_TREE_SOURCES = {
+    "eagle1-mc_sim_7b_63": "EAGLE's mc_sim_7b_63 (SafeAILab/EAGLE eagle/model/choices.py; Spec-Bench's default)",
+    "medusa-mc_sim_7b_63": "Medusa's mc_sim_7b_63 (FasterDecoding/Medusa medusa/model/medusa_choices.py; "
+                           "Spec-Bench's default)",
+}
 
 
 @dataclass
@@ -80,9 +141,81 @@ def load_suite(folder: str | Path) -> list[Case]:
     return [Case(i, r["source"], float(r["measured_speedup"]), r, inputs[i]) for i, r in rows.items()]
 
 
-def _cards(case: Case):
+def eagle2_tree(alpha: float, total_token: int = EAGLE2_TOTAL_TOKEN, depth: int = EAGLE2_DEPTH,
+                top_k: int = EAGLE2_TOP_K) -> tuple:
+    """The tree EAGLE-2's drafting (Spec-Bench model/eagle2/cnets.py, ``topK_genrate``) verifies when
+    the draft's probability of its rank-r candidate is the rank acceptance α(1 − α)^r at every node
+    (EAGLE-2's premise: the draft's confidence approximates acceptance): the top_k children of the
+    root, then ``depth`` times the top_k children of each of the top_k best nodes of the last depth
+    (by cumulative log-probability), and of all those candidates the ``total_token`` − 1 best."""
+    a = min(max(float(alpha), 1e-12), 1.0 - 1e-12)
+    logq = [math.log(a) + r * math.log1p(-a) for r in range(top_k)]
+    score = {(r,): logq[r] for r in range(top_k)}
+    frontier = sorted(score, key=lambda n: (-score[n], n))[:top_k]
+    for _ in range(depth):
+        children = {p + (r,): score[p] + logq[r] for p in frontier for r in range(top_k)}
+        score.update(children)
+        frontier = sorted(children, key=lambda n: (-children[n], n))[:top_k]
+    # a child never scores above its parent, and ties go to the shallower node: every parent is in
+    return trees.check(sorted(score, key=lambda n: (-score[n], len(n), n))[:total_token - 1])
+
+
+def tree_nodes(name: str, alpha: float | None = None) -> tuple:
+    """A named tree of :data:`TREES`, or a dynamic one as it stands at ``alpha``."""
+    if name in TREES:
+        return trees.check(TREES[name])
+    if name == "eagle2-dynamic":
+        if alpha is None:
+            raise ValueError("the EAGLE-2 dynamic tree needs alpha")
+        return eagle2_tree(alpha)
+    raise ValueError(f"unknown draft tree {name!r} (known: {', '.join([*TREES, *DYNAMIC_TREES])})")
+
+
+def tree_tau(nodes, alpha: float) -> float:
+    """τ of a tree with one α at every depth (rank acceptance, :func:`osdsim.cost.tree.rank_acceptance`)."""
+    return trees.tau(nodes, trees.rank_acceptance(alpha, trees.depth(nodes), max(n[-1] for n in nodes)))
+
+
+def alpha_for_tree_tau(tau: float, name: str) -> float:
+    """The per-depth α whose tree τ equals ``tau`` (bisection; τ rises with α for these trees)."""
+    def f(a: float) -> float:
+        return tree_tau(tree_nodes(name, a), a)
+
+    lo, hi = 1e-9, 1.0 - 1e-9
+    if not f(lo) <= tau <= f(hi):
+        raise ValueError(f"tau {tau:g} is out of reach of tree {name} ({f(lo):.3g} to {f(hi):.3g})")
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) < tau else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def drafter_of(case: Case, target: ModelSpec, alpha: float | None = None):
+    """The proposer of this row (column ``drafter``): a draft card (a separate model), or a
+    :class:`~osdsim.cost.drafts.Drafter` — ``ngram`` (prompt lookup, every step matched),
+    ``eagle-head`` (one decoder layer of the target's shape, the target's LM head), ``medusa-head:N``
+    (N heads) — with the row's tree (column ``tree``; a dynamic one as it stands at ``alpha``)."""
     i = case.inputs
-    return load_model(i["target_card"]), load_model(i["draft_card"]), load_hardware(i["hardware_card"])
+    kind, _, count = (i.get("drafter") or "model").partition(":")
+    tree = tree_nodes(i["tree"], alpha) if i.get("tree") else None
+    if kind == "model":
+        card = load_model(i["draft_card"])
+        return card if tree is None else model_drafter(card, tree)
+    if kind == "ngram":
+        if tree is not None:
+            raise ValueError("an n-gram proposer with a tree is not priced (its verify would be match x gamma + 1)")
+        return ngram_drafter(match_rate=1.0, name="prompt lookup")
+    if kind == "eagle-head":
+        return head_drafter(target, "eagle", layers=1, tree=tree)
+    if kind == "medusa-head":
+        return head_drafter(target, "medusa", heads=int(count), tree=tree)
+    raise ValueError(f"unknown drafter {i['drafter']!r}")
+
+
+def _cards(case: Case, alpha: float | None = None):
+    i = case.inputs
+    target = load_model(i["target_card"])
+    return target, drafter_of(case, target, alpha), load_hardware(i["hardware_card"])
 
 
 def _setting(case: Case, frameworks: dict) -> dict:
@@ -91,7 +224,9 @@ def _setting(case: Case, frameworks: dict) -> dict:
     prompt, output = case.number("prompt_tokens"), case.number("output_tokens")
     context = DEFAULT_CONTEXT if prompt is None and output is None else (prompt or 0.0) + (output or 0.0) / 2
     policy = i.get("gamma_policy") or None
-    if policy not in (None, "fixed", "hf-heuristic"):
+    if policy == "tree" and i.get("tree"):
+        policy = None  # a tree has no gamma policy: its nodes are the drafts
+    elif policy not in (None, "fixed", "hf-heuristic"):
         policy = None  # a policy osdsim cannot model yet: the framework's default, stated in the notes
         case.notes.append(f"gamma policy {i['gamma_policy']} priced as the framework's default")
     return {"framework": frameworks.get(i["framework_card"], i["framework_card"]), "batch": int(case.number("batch", 1)),
@@ -103,6 +238,10 @@ def _setting(case: Case, frameworks: dict) -> dict:
 def own_alpha(case: Case, setting: dict) -> float:
     """α from the row's own published acceptance (see :mod:`osdsim.cost.acceptance_inputs`)."""
     kind, value, gamma = case.inputs["acceptance"], float(case.inputs["rate"]), setting["gamma"]
+    if case.inputs.get("tree"):
+        if kind != "tau":
+            raise ValueError(f"a tree row's acceptance must be its published tau, got {kind}")
+        return alpha_for_tree_tau(value, case.inputs["tree"])
     if kind == "alpha":
         return value
     if kind == "tau":
@@ -140,8 +279,10 @@ _BASELINES: dict = {}
 
 def _speedup(case: Case, setting: dict, alpha: float) -> float:
     if case.row.get("qps"):
+        if (case.inputs.get("drafter") or "model") != "model" or case.inputs.get("tree"):
+            raise ValueError("request-rate rows are simulated with a draft model only")
         return _simulated(case, setting, alpha)
-    target, draft, hw = _cards(case)
+    target, draft, hw = _cards(case, alpha)
     return predict(alpha, target, draft, hw, **setting).speedup
 
 
@@ -155,15 +296,89 @@ def _solve(case: Case, setting: dict) -> float:
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if _simulated(case, setting, mid) < case.measured else (lo, mid)
         return 0.5 * (lo + hi)
+    if case.inputs.get("tree") in DYNAMIC_TREES:
+        raise ValueError(f"{case.id}: alpha is not solved from a speedup through a dynamic tree")
     target, draft, hw = _cards(case)
     return solve_alpha(case.measured, target, draft, hw, **setting)
 
 
 def bare_closed_form(case: Case, alpha: float, gamma: int) -> float:
-    """τ/(γc + 1) with c = draft params / target params (Leviathan et al. 2023, Theorem 3.8)."""
-    target, draft, _ = _cards(case)
-    c = draft.params / target.params
+    """τ/(nc + 1) with c = draft params / target params and n sequential draft forwards per step
+    (Leviathan et al. 2023, Theorem 3.8: n = γ for a chain; a tree's depth, one for Medusa's heads;
+    c = 0 for an n-gram lookup, which has no model)."""
+    target, draft, _ = _cards(case, alpha)
+    if isinstance(draft, ModelSpec):
+        return gp.expected_tokens(alpha, gamma) / (gamma * draft.params / target.params + 1.0)
+    c = draft.model.params / target.params if draft.model is not None else 0.0
+    if draft.tree is not None:
+        return tree_tau(draft.tree, alpha) / (len(draft.steps(gamma)) * c + 1.0)
     return gp.expected_tokens(alpha, gamma) / (gamma * c + 1.0)
+
+
+def _acceptance_note(case: Case, setting: dict, alpha: float) -> str:
+    kind, value = case.inputs["acceptance"], case.inputs["rate"]
+    if ":" in kind:
+        how, anchor = kind.split(":", 1)
+        what = "the same task on other hardware" if how == "transfer" else "the lowest request rate of its curve"
+        return f"alpha {alpha:.3f} solved from {anchor}'s measured speedup ({what})"
+    if case.inputs.get("tree"):
+        return f"published tau {value} -> per-depth alpha {alpha:.3f} on the tree"
+    name = {"alpha": "alpha", "tau": "tau", "rate-prefix": "accepted/drafted rate (prefix)",
+            "rate-position": "accepted/drafted rate (per position)"}.get(kind, kind)
+    policy = setting["policy"] or "the framework's default"
+    return f"published {name} {value} -> alpha {alpha:.3f} (gamma {setting['gamma']}, {policy} policy)"
+
+
+def _drafter_note(case: Case, target: ModelSpec, draft, setting: dict) -> str:
+    if isinstance(draft, ModelSpec):
+        return f"draft model {draft.name}"
+    if draft.kind == "ngram":
+        return (f"prompt lookup drafting {setting['gamma']} tokens on every step (match rate 1 assumed: only tau "
+                f"is published, not how it splits into match rate and alpha, so the verify is priced at "
+                f"{setting['gamma'] + 1} tokens every step, an upper bound); lookup time not published, priced 0")
+    if draft.parallel:  # Medusa: drafts.head_drafter prices its heads as that many MLP-only layers
+        return (f"Medusa, {draft.model.num_layers} heads (a ResBlock and an LM head each, Spec-Bench's "
+                f"num_heads) over every tree node in one pass")
+    return f"EAGLE head: one decoder layer of {target.name}'s shape and {target.name}'s LM head"
+
+
+def _tree_note(case: Case, draft) -> str:
+    name = case.inputs.get("tree")
+    if not name:
+        return ""
+    nodes = draft.tree
+    shape = f"{len(nodes)} nodes, depth {trees.depth(nodes)}, widths {trees.widths(nodes)}"
+    if name in DYNAMIC_TREES:
+        note = (f"tree: EAGLE-2's dynamic tree (Spec-Bench defaults total_token {EAGLE2_TOTAL_TOKEN}, depth "
+                f"{EAGLE2_DEPTH}, top_k {EAGLE2_TOP_K}) as its selection builds it when the draft's confidence "
+                f"equals rank acceptance at this alpha: {shape}")
+        if trees.depth(nodes) != EAGLE2_DEPTH + 1:
+            note += (f" (osdsim prices one draft forward per depth, {trees.depth(nodes)}; EAGLE-2 runs "
+                     f"{EAGLE2_DEPTH + 1})")
+        return note
+    return f"tree: {_TREE_SOURCES.get(name, name)}, {shape}"
+
+
+def _assumptions(case: Case, setting: dict, alpha: float) -> list[str]:
+    """What a prediction assumed, in words (framework, hardware, acceptance, proposer, tree)."""
+    i = case.inputs
+    target, draft, hw = _cards(case, alpha)
+    fw = setting["framework"]
+    fw_name = fw if isinstance(fw, str) else fw.name
+    if case.row.get("qps"):
+        load = (f"simulated at {case.row['qps']} req/s ({SIM_REQUESTS} requests; prompt tokens "
+                f"{case.lengths('prompt_tokens')}, output tokens {case.lengths('output_tokens')})")
+    else:
+        load = f"batch {setting['batch']}, context {setting['context']:g}"
+    out = [f"framework {fw_name}, hardware {hw.name}, {i['dtype'] or 'fp16'}, tp {setting['tp']}, {load}",
+           f"acceptance: {_acceptance_note(case, setting, alpha)}",
+           f"proposer: {_drafter_note(case, target, draft, setting)}"]
+    if i.get("tree"):
+        out.append(_tree_note(case, draft) + "; rank acceptance 1 - (1 - alpha)^k in the top k assumed at every depth")
+    if case.source == "spec-bench" and not isinstance(draft, ModelSpec):
+        out.append("the method's own research loop priced with the hf-eager card's per-step speculation costs "
+                   "(set for transformers' assisted generation)")
+    return out
 
 
 def predict_suite(cases: list[Case], frameworks: dict | None = None, only=None) -> list[Case]:
@@ -176,6 +391,7 @@ def predict_suite(cases: list[Case], frameworks: dict | None = None, only=None) 
     for case in cases:
         if case.skip or (only is not None and case.id not in only):
             continue
+        case.predicted, case.bare, case.alpha, case.notes = math.nan, math.nan, math.nan, []  # a fresh reading
         setting = _setting(case, frameworks)
         kind = case.inputs["acceptance"]
         try:
@@ -189,6 +405,7 @@ def predict_suite(cases: list[Case], frameworks: dict | None = None, only=None) 
                 case.alpha = own_alpha(case, setting)
             case.predicted = _speedup(case, setting, case.alpha)
             case.bare = bare_closed_form(case, case.alpha, setting["gamma"])
+            case.notes.extend(_assumptions(case, setting, case.alpha))
         except ValueError as exc:
             case.notes.append(f"not predicted: {exc}")
     return cases

@@ -171,7 +171,7 @@ def throughput_check(rows: list[dict[str, Any]], cost, target, draft, context: i
             "measured_median_tok_s": float(np.median(meas)), "predicted_median_tok_s": float(np.median(pred))}
 
 
-# The serving framework an imported log's format implies (its card in models/framework).
+# The serving framework an imported log's format implies (its card in osdsim/cards/framework).
 FORMAT_FRAMEWORKS = {"vllm-v0": "vllm-v0", "vllm-v1": "vllm-v1", "vllm-prometheus": "vllm-v1",
                      "llamacpp-server": "llama.cpp-gpu", "llamacpp-speculative": "llama.cpp-gpu"}
 

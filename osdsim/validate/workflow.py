@@ -45,13 +45,15 @@ def check_trace(path: str, *, card: str = "cpu", cost: str = "measured", extrapo
     from osdsim.trace import curves_path, read_curves, read_trace
     from osdsim.validate.core import validate_trace
 
-    if repeats < 1:
-        raise ValueError("--repeats must be >= 1")
+    if not 1 <= repeats <= 10_000:
+        raise ValueError(f"--repeats must be in 1..10000, got {repeats}")
     trace = read_trace(path)
     names = (trace.meta.get("target") or target_card, trace.meta.get("draft") or draft_card)
     if not all(names):
         raise ValueError(f"{path}: the meta line names no target and draft (give --target-card "
                          "and --draft-card)")
+    if not models and Path(f"{path}.models.json").is_file():
+        models = f"{path}.models.json"  # the run's architectures, saved beside it
     specs = load_specs(models) if models else {}
     target = resolve_spec(str(names[0]), specs, target_card)
     draft = resolve_spec(str(names[1]), specs, draft_card)
@@ -141,8 +143,8 @@ def _scale(scale, trace, records: str, cost, target, draft) -> float:
             value = float(scale)
         except ValueError:
             raise ValueError(f"--scale must be a positive number or auto, got {scale!r}") from None
-        if not value > 0:
-            raise ValueError(f"--scale must be positive, got {scale!r}")
+        if not 0 < value < float("inf"):
+            raise ValueError(f"--scale must be a positive finite number, got {scale!r}")
         return value
     from osdsim.calibrate import fitted_scale
     from osdsim.trace.select import select_records

@@ -1,7 +1,11 @@
 """llama.cpp speculative-decoding logs → aggregate rows.
 
 Formats as llama.cpp prints them (https://github.com/ggml-org/llama.cpp: the ``speculative``
-example and the server); a sample of each variant is in ``traces/samples/``.
+example and the server); a sample of each variant is in ``traces/samples/``, and a real one per
+release format in ``traces/samples/real/``: the ``speculative`` example's summary (every release
+since 2023), the server's ``draft acceptance rate = …`` lines (2024–2025, plain or timestamped)
+and its ``draft acceptance = …, mean acceptance length = …, acceptance rate per position`` lines
+(2026).
 
 Two sources, detected per line:
 

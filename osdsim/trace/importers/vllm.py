@@ -4,6 +4,12 @@ Formats as vLLM prints them (https://github.com/vllm-project/vllm: V0 ``vllm/spe
 and ``vllm/engine/metrics.py``, V1 ``vllm/v1/spec_decode/metrics.py``); a sample of each variant is
 in ``traces/samples/``.
 
+Releases covered (a real sample of each in ``traces/samples/real/``, ``tests/test_import_real.py``):
+V0 in vLLM 0.4.1–0.5.x ("Number of draft tokens tokens", "Number of emitted tokens tokens") and
+0.6–0.7 (misprints fixed); the first V1 releases 0.8.0–0.8.2 (V0's marker, interval counts); V1
+``SpecDecoding metrics`` from 0.8.3 (counts only) to 0.10+ (mean acceptance length, throughputs,
+per-position rates, ``(APIServer pid=…)`` prefix); Prometheus ``vllm:spec_decode_*`` counters.
+
 Three sources, detected per line, so one file may mix them:
 
 - V0 engine ``Speculative metrics: ...`` — counters cumulative since start; each row here is the
@@ -67,7 +73,7 @@ def parse_v0(line: str) -> dict[str, Any]:
     k = grab(r"Number of speculative tokens:\s*" + INT, body, int, True, "speculative tokens")
     accepted = grab(r"Number of accepted tokens:\s*" + INT, body, int, True, "accepted tokens")
     drafted = grab(r"Number of draft tokens(?: tokens)?:\s*" + INT, body, int, True, "draft tokens")
-    emitted = grab(r"Number of emitted tokens:\s*" + INT, body, int, True, "emitted tokens")
+    emitted = grab(r"Number of emitted tokens(?: tokens)?:\s*" + INT, body, int, True, "emitted tokens")
     if k < 1:
         raise Unreadable("number of speculative tokens must be >= 1")
     check_counts(drafted, accepted)
