@@ -157,3 +157,15 @@ def test_confidence_cutoff_replay_matches_the_closed_form_on_iid_steps():
     assert got["tau"] == pytest.approx(tokens, rel=0.02)
     with pytest.raises(ValueError, match="p_min"):
         confidence_rates(steps, 1.5)
+
+
+@pytest.mark.parametrize("name", sorted(trees.NAMED_TREES))
+def test_the_simulators_fast_tree_cdf_equals_the_tree_walk(name):
+    """sim.proposer draws accepted depths from trees.geometric_length_cdf (rank-sum counts);
+    it must equal the walk over the tree's nodes (length_distribution) at every α."""
+    nodes = trees.named(name)
+    counts = trees.rank_sum_counts(nodes)
+    top = max(n[-1] for n in nodes)
+    for a in np.linspace(0.0, 1.0, 21):
+        walk = np.cumsum(trees.length_distribution(nodes, trees.rank_acceptance(a, trees.depth(nodes), top)))
+        np.testing.assert_allclose(trees.geometric_length_cdf(counts, a), walk, atol=1e-12)

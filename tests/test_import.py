@@ -231,3 +231,13 @@ def test_a_throughput_line_printed_after_its_interval_attaches_to_that_interval(
     # a throughput line of another interval (another timestamp) is not attached
     other = tput.format(s="05", g=50.0) + spec.format(s="10")
     assert "gen_tok_s" not in import_text("vllm", other).aggregates[0]
+
+
+def test_an_integer_field_is_never_read_from_the_front_of_another_number():
+    """'Number of speculative tokens: 1e400' is not k = 1 (nor '3.5' k = 3): the line is unreadable."""
+    import re
+
+    from osdsim.trace.importers.common import INT
+
+    assert re.search("k: " + INT, "k: 1e400") is None and re.search("k: " + INT, "k: 3.5,") is None
+    assert re.search("k: " + INT, "k: 10616.").group(1) == "10616"  # a sentence's full stop is fine

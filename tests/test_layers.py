@@ -160,6 +160,7 @@ LIGHT = ("osdsim", "osdsim.safe", "osdsim.specs", "osdsim.trace", "osdsim.trace.
          "osdsim.acceptance", "osdsim.sim", "osdsim.calibrate", "osdsim.calibrate.curves",
          "osdsim.calibrate.workflow", "osdsim.validate.core", "osdsim.validate.workflow",
          "osdsim.validate.simulated", "osdsim.sweep", "osdsim.plan", "osdsim.real", "osdsim.real.workflow",
+         "osdsim.real.model_workflows", "osdsim.plan.workflow",
          "osdsim.real.corpus")
 
 

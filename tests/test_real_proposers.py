@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from scipy.stats import chisquare  # noqa: E402
-from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
+from test_real import one_thread, tiny  # noqa: E402, F401  (the tiny models and the one-thread fixture)
 
 from osdsim.real.online import Request, serve_stream  # noqa: E402
 from osdsim.real.proposers import NgramProposer, SelfProposer, make_proposer, shallow_model  # noqa: E402
@@ -17,22 +17,6 @@ from osdsim.real.speculative import speculative_generate, target_generate  # noq
 from osdsim.real.workflow import RunOptions  # noqa: E402
 
 pytestmark = pytest.mark.real
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def tiny(hidden: int, layers: int, seed: int, vocab: int = 64):
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=2 * hidden,
-                      num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=2,
-                      max_position_embeddings=256)
-    return LlamaForCausalLM(cfg).eval()
 
 
 SHORT_CYCLE = list(range(8))  # the target maps 0→1→…→7→0

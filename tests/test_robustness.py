@@ -535,3 +535,18 @@ def test_readme_lists_the_guarantees_and_their_tests():
         assert test in section.group(1)
     assert text.index("## Robustness") < text.index("## Known limits")
 
+
+
+@pytest.mark.parametrize("arrivals, message", [
+    ([0.0, 1.0, float("nan")], r"row 3: arrival_s must be a finite number >= 0, got nan"),
+    ([0.0, float("inf"), 2.0], r"row 2: arrival_s must be a finite number >= 0, got inf"),
+    ([0.0, 1.0, "soon"], "must be numbers"),
+])
+def test_a_replayed_workload_refuses_non_finite_arrivals(arrivals, message):
+    import pandas as pd
+
+    from osdsim.sim.workload import from_frame
+
+    frame = pd.DataFrame({"arrival_s": arrivals, "prompt_tokens": [8, 8, 8], "output_tokens": [4, 4, 4]})
+    with pytest.raises(ValueError, match=message):
+        from_frame(frame, where="workload.file w.csv")

@@ -1,7 +1,7 @@
 """``osdsim distill``: offline distillation of a draft (the OSD paper's static baseline).
 
 Generates continuations of held-out prompts from the chosen token source, trains the draft on
-the target's distributions (``osdsim.real.workflow.distill_offline``), and saves the distilled
+the target's distributions (``osdsim.real.model_workflows.distill_offline``), and saves the distilled
 draft (with the target's tokenizer) to --out.
 """
 
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 
 
 def distill(args):
-    from osdsim.real.workflow import distill_offline, save_draft
+    from osdsim.real.model_workflows import distill_offline, save_draft
 
     if os.path.exists(os.path.join(args.out, "config.json")):
         raise UsageError(f"{args.out} already holds a model; choose another --out")

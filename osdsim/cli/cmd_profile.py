@@ -63,7 +63,7 @@ def run(args) -> Result:
     import pandas as pd
 
     from osdsim.calibrate.hf_config import model_spec_from_hf_config, spec_to_dict
-    from osdsim.real.workflow import profile_models
+    from osdsim.real.model_workflows import profile_models
 
     progress = None if not progress_on(args) else (lambda r: sys.stderr.write(
         f"  {r['model']} b={r['batch']} k={r['new_tokens']} ctx={r['context']}: {r['seconds'] * 1e3:.2f} ms\n"))

@@ -2,13 +2,13 @@
 
 Trained on this machine from the standard library's source and generated SQL/arithmetic text,
 deterministic for a seed, cached in ``.cache/osdsim/`` (or $OSDSIM_CACHE) and reused
-(``osdsim.real.workflow.train_small_models``).
+(``osdsim.real.model_workflows.train_small_models``).
 """
 
 from __future__ import annotations
 
 from osdsim.cli.common import Result, add_parser, add_progress, progress_on, table
-from osdsim.real.workflow import TRAINABLE
+from osdsim.real.model_workflows import TRAINABLE
 
 
 def register(subparsers) -> None:
@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
 
 def train(args):
-    from osdsim.real.workflow import train_small_models
+    from osdsim.real.model_workflows import train_small_models
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     rows = train_small_models(names, seed=args.seed, threads=args.threads, progress=progress_on(args))

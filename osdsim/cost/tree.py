@@ -135,6 +135,28 @@ def length_distribution(nodes: Sequence[Node], q) -> np.ndarray:
     return np.clip(at_least[:-1] - at_least[1:], 0.0, 1.0)
 
 
+def rank_sum_counts(nodes: Sequence[Node]) -> np.ndarray:
+    """counts[k, s]: nodes at depth k whose ranks sum to s. Under :func:`rank_acceptance` with one
+    α, a node is reached with probability α^k (1 − α)^s, so P(accepted ≥ k) = α^k Σ_s counts[k, s]
+    (1 − α)^s — :func:`geometric_length_cdf` without walking the tree."""
+    total = max(sum(n) for n in nodes)
+    counts = np.zeros((depth(nodes) + 1, total + 1))
+    for n in nodes:
+        counts[len(n), sum(n)] += 1.0
+    return counts
+
+
+def geometric_length_cdf(counts: np.ndarray, alpha: float) -> np.ndarray:
+    """The CDF of the accepted length (k = 0..depth) for one α under the geometric rank assumption,
+    from :func:`rank_sum_counts`; equal to cumsum(length_distribution(nodes, rank_acceptance(α, …)))."""
+    a = float(alpha)
+    depth_ = counts.shape[0] - 1
+    at_least = np.power(a, np.arange(depth_ + 1)) * (counts @ np.power(1.0 - a, np.arange(counts.shape[1])))
+    at_least[0] = 1.0
+    dist = np.clip(at_least - np.append(at_least[1:], 0.0), 0.0, 1.0)
+    return np.cumsum(dist)
+
+
 def tau(nodes: Sequence[Node], q) -> float:
     """Expected tokens per step, the bonus token counted."""
     return 1.0 + expected_accepted(nodes, q)

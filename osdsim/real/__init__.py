@@ -6,9 +6,10 @@ acceptance on tensors), ``cache`` (rollback across transformers versions), ``los
 ``online`` (the OSD stream and draft updater), ``offline`` (offline distillation), ``small``
 (osdsim's own small models), ``loading`` and ``pair`` (local Hugging Face directories), ``stream``
 and ``corpus`` (domain schedules and their text; ``corpus`` needs no torch), ``env`` (torch
-import and timing), ``workflow`` (what ``osdsim run``, ``train``, ``distill`` and ``profile``
-do; it imports torch only inside its functions). This package's ``__init__`` imports nothing
+import and timing), ``proposers`` (draft model, n-gram lookup, self-speculation), ``workflow``
+(what ``osdsim run`` does) and ``model_workflows`` (``train``, ``distill``, ``profile``); the two
+workflows import torch only inside their functions. This package's ``__init__`` imports nothing
 heavy. Files written here: the model cache of ``small``, and, at paths the caller passes, a
 run's trace and draft checkpoint (written as the run goes, so that it can resume) and a distilled
-draft (``workflow.save_draft``).
+draft (``model_workflows.save_draft``).
 """

@@ -24,3 +24,21 @@ def crop_cache(cache, keep: int) -> None:
     cache.crop(keep - length)
     if cache_length(cache) != keep:
         raise RuntimeError(f"cache crop left {cache_length(cache)} positions, expected {keep}")
+
+
+def cache_kwarg(model) -> str:
+    """The keyword a model's forward takes its KV cache under: ``cache`` in transformers releases
+    that renamed it (5.2x: ``past_key_values`` is deprecated there, to be removed in 5.40),
+    ``past_key_values`` before. Looked up once per model class."""
+    cls = type(model)
+    name = _KWARG.get(cls)
+    if name is None:
+        import inspect
+
+        params = inspect.signature(cls.forward).parameters
+        name = _KWARG[cls] = "cache" if "cache" in params else "past_key_values"
+    return name
+
+
+_KWARG: dict[type, str] = {}
+

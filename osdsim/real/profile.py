@@ -60,7 +60,7 @@ def load_for_timing(source: str, device: str = "cpu", dtype: str = "float32", se
 def _forward_timer(model, batch: int, context: int, device: str):
     """A function timing one forward of k new tokens per sequence after ``context`` cached ones."""
     torch = import_torch()
-    from osdsim.real.cache import crop_cache
+    from osdsim.real.cache import cache_kwarg, crop_cache
     from osdsim.real.speculative import forward, new_cache
 
     sync = synchronizer(device)
@@ -68,7 +68,7 @@ def _forward_timer(model, batch: int, context: int, device: str):
     cache = new_cache(model)
     if context:
         ids = torch.arange(context, device=device).remainder(vocab).repeat(batch, 1)
-        model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        model(input_ids=ids, **{cache_kwarg(model): cache}, use_cache=True, logits_to_keep=1)
 
     def timed(k: int, last_only: bool) -> float:
         c = cache if context else new_cache(model)
@@ -78,7 +78,8 @@ def _forward_timer(model, batch: int, context: int, device: str):
             int(forward(model, ids, c, last_only=last_only)[-1].argmax())
         else:
             x = torch.tensor([ids] * batch, device=device)
-            out = model(input_ids=x, past_key_values=c, use_cache=True, logits_to_keep=1 if last_only else 0)
+            out = model(input_ids=x, **{cache_kwarg(model): c}, use_cache=True,
+                        logits_to_keep=1 if last_only else 0)
             out.logits[:, -1].argmax(-1).tolist()
         t = clock(sync) - t0
         if context:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from osdsim.real.cache import cache_length, crop_cache
+from osdsim.real.cache import cache_kwarg, cache_length, crop_cache
 from osdsim.real.env import clock, synchronizer
 from osdsim.real.sampling import Verdict, greedy_verify, probs, rejection_verify
 
@@ -74,7 +74,7 @@ def forward(model, ids: list[int], cache, last_only: bool = False) -> torch.Tens
     """Logits [len(ids), V] (or [1, V] with ``last_only``) for ``ids`` appended to ``cache``."""
     device = next(model.parameters()).device
     x = torch.tensor([ids], dtype=torch.long, device=device)
-    out = model(input_ids=x, past_key_values=cache, use_cache=True,
+    out = model(input_ids=x, **{cache_kwarg(model): cache}, use_cache=True,
                 logits_to_keep=1 if last_only else 0)
     return out.logits[0]
 

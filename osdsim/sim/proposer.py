@@ -34,14 +34,14 @@ class Proposer:
         self.passed_scale = geometric_scale(passed) if passed is not None else None
         self.cdfs: list[np.ndarray] = []
         self.depth = trees.depth(self.tree) if self.tree is not None else 0
+        self.counts = trees.rank_sum_counts(self.tree) if self.tree is not None else None
 
     def refresh(self, alpha_l: list[float]) -> None:
         """The tree's accepted-length CDF per domain for the draft as it is now."""
         if self.tree is None:
             return
-        top = max(n[-1] for n in self.tree)
-        self.cdfs = [np.cumsum(trees.length_distribution(self.tree, trees.rank_acceptance(a, self.depth, top)))
-                     for a in alpha_l]
+        self.cdfs = [trees.geometric_length_cdf(self.counts, a) for a in alpha_l]
+        self.cdf_rows = np.vstack(self.cdfs)  # [domain, depth + 1]
 
     def plan(self, rep, batch: int, gamma: int):
         """(drafts, draft forwards) per sequence (intp arrays), or None when all draft γ."""
@@ -72,9 +72,7 @@ class Proposer:
         u = rep.rng.random(batch)
         if len(self.cdfs) == 1:
             return np.minimum(np.searchsorted(self.cdfs[0], u, side="right"), self.depth).astype(np.intp)
-        acc = np.empty(batch, dtype=np.intp)
         dom = rep.batch.views[batch].rows[:, DOM].astype(np.intp)
-        for d in np.unique(dom):
-            mask = dom == d
-            acc[mask] = np.minimum(np.searchsorted(self.cdfs[d], u[mask], side="right"), self.depth)
-        return acc
+        # searchsorted(cdf, u, side="right") = how many CDF entries are <= u, per sequence's domain
+        acc = (self.cdf_rows[dom] <= u[:, None]).sum(axis=1)
+        return np.minimum(acc, self.depth).astype(np.intp)

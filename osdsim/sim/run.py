@@ -106,9 +106,14 @@ def _run_parallel(scenario: Scenario, given: Given, workers: int) -> SimResult:
     """Round-robin replicas share nothing, so groups of them run in separate processes; the
     merged tables are identical to a single-process run (rows are put in canonical order)."""
     import multiprocessing
+    import os
+
+    from osdsim.safe.procs import die_with_parent
 
     groups = [list(range(w, scenario.replicas, workers)) for w in range(workers)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    # Workers end with this process, even when it is killed (no orphans computing on).
+    with multiprocessing.get_context("fork").Pool(workers, initializer=die_with_parent,
+                                                  initargs=(os.getpid(),)) as pool:
         parts = pool.map(_run_part, [(scenario, given, g) for g in groups])
     _, reqs, cl = _build(scenario, given)
     lives = []

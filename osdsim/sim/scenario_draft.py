@@ -155,3 +155,16 @@ def build_drafter(draft, target, load_model):
     if draft.kind == "self":
         return drafts.self_drafter(target, draft.layers, draft.tree)
     return drafts.head_drafter(target, draft.style, draft.layers, draft.heads, draft.vocab, draft.tree)
+
+
+def check_draft(scenario) -> None:
+    """What a parsed scenario's draft and γ policy cannot do together (errors name the field)."""
+    draft, policy = scenario.draft, scenario.gamma_policy
+    if isinstance(draft, DraftSpec):
+        if draft.kind == "ngram" and scenario.online is not None:
+            raise ValueError("online: an n-gram lookup has no model to distil (draft.kind is ngram)")
+        if draft.tree is not None and (scenario.gamma == "goodput" or (policy and policy.kind != "fixed")):
+            raise ValueError("gamma_policy: a tree draft proposes its tree every step (use gamma_policy fixed)")
+    if policy is not None and policy.kind != "goodput" and scenario.gamma == "goodput":
+        raise ValueError(f"gamma_policy: {policy.kind} needs an integer gamma (its start or most drafts), "
+                         "got gamma: goodput")

@@ -11,7 +11,7 @@ from dataclasses import fields
 
 from osdsim.safe.numbers import check_int, check_number
 from osdsim.safe.text import short
-from osdsim.sim.scenario_draft import DraftSpec, parse_draft, parse_policy
+from osdsim.sim.scenario_draft import check_draft, parse_draft, parse_policy
 from osdsim.sim.scenario_fields import (
     ACCEPTANCE_MODELS,
     ARRIVALS,
@@ -261,7 +261,7 @@ def parse_scenario(raw: Mapping, base_dir: str = ".") -> Scenario:
     )
     if scenario.online is not None and scenario.draft is None:
         raise ValueError("online needs a draft (draft is null)")
-    _check_draft(scenario)
+    check_draft(scenario)
     if scenario.workload.arrival == "closed" and scenario.router != "round_robin" and scenario.replicas > 1:
         raise ValueError("router: closed-loop clients are spread round robin over the replicas; "
                          "least_outstanding is not supported with workload.arrival closed")
@@ -269,18 +269,6 @@ def parse_scenario(raw: Mapping, base_dir: str = ".") -> Scenario:
         raise ValueError(f"draft_tp must be <= tp ({scenario.tp}): the draft runs on the target's GPUs, "
                          f"got {scenario.draft_tp}")
     return scenario
-
-
-def _check_draft(scenario) -> None:
-    draft, policy = scenario.draft, scenario.gamma_policy
-    if isinstance(draft, DraftSpec):
-        if draft.kind == "ngram" and scenario.online is not None:
-            raise ValueError("online: an n-gram lookup has no model to distil (draft.kind is ngram)")
-        if draft.tree is not None and (scenario.gamma == "goodput" or (policy and policy.kind != "fixed")):
-            raise ValueError("gamma_policy: a tree draft proposes its tree every step (use gamma_policy fixed)")
-    if policy is not None and policy.kind != "goodput" and scenario.gamma == "goodput":
-        raise ValueError(f"gamma_policy: {policy.kind} needs an integer gamma (its start or most drafts), "
-                         "got gamma: goodput")
 
 
 def _card(value, path: str, kind):

@@ -72,6 +72,10 @@ def draw_domains(rng: np.random.Generator, schedule: Schedule, num_domains: int,
     return rng.choice(num_domains, size=n, p=weights / weights.sum()).astype(np.int64)
 
 
+MAX_REPLAY_ROWS = 10_000_000  # the scenario parser's bound on requests
+MAX_REPLAY_TOKENS = 10_000_000  # and on tokens per request
+
+
 def replay(path: str, domains: tuple[str, ...]) -> Requests:
     """Requests from a CSV or JSON Lines file with arrival_s, prompt_tokens, output_tokens[, domain]."""
     import pandas as pd
@@ -90,9 +94,20 @@ def from_frame(frame, domains: tuple[str, ...] = ("default",), where: str = "req
     missing = {"arrival_s", "prompt_tokens", "output_tokens"} - set(frame.columns)
     if missing:
         raise ValueError(f"{where} lacks column(s) {', '.join(sorted(missing))}")
+    if len(frame) > MAX_REPLAY_ROWS:
+        raise ValueError(f"{where}: {len(frame)} rows, more than the {MAX_REPLAY_ROWS} a replay takes")
+    try:
+        arrival = pd.to_numeric(frame["arrival_s"], errors="raise").to_numpy(float)
+        counts = frame[["prompt_tokens", "output_tokens"]].apply(pd.to_numeric, errors="raise").to_numpy(float)
+    except (ValueError, TypeError):
+        raise ValueError(f"{where}: arrival_s, prompt_tokens and output_tokens must be numbers") from None
+    bad = ~np.isfinite(arrival) | (arrival < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{where}, row {row + 1}: arrival_s must be a finite number >= 0, got {float(arrival[row])!r}")
+    if (~np.isfinite(counts) | (counts < 1) | (counts > MAX_REPLAY_TOKENS) | (counts != np.round(counts))).any():
+        raise ValueError(f"{where}: token counts must be whole numbers in 1..{MAX_REPLAY_TOKENS}")
     frame = frame.sort_values("arrival_s", kind="stable")
-    if frame["arrival_s"].min() < 0 or (frame[["prompt_tokens", "output_tokens"]] < 1).any().any():
-        raise ValueError(f"{where}: arrival_s must be >= 0 and token counts >= 1")
     names = frame["domain"].astype(str) if "domain" in frame.columns else pd.Series(["default"] * len(frame))
     known = list(domains) + sorted(set(names) - set(domains))
     index = {d: i for i, d in enumerate(known)}

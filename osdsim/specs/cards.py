@@ -60,7 +60,9 @@ def card_names(kind: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
-def _card_path(kind: str, name: str) -> Path:
+def card_path(kind: str, name: str) -> Path:
+    """The file behind the card ``name`` of ``kind``: a shipped card, a YAML file, or (an LLM) a
+    Hugging Face config.json or model folder."""
     if not isinstance(name, str) or not name:
         raise CardError(f"{_KINDS[kind]} card name must be a non-empty string, got {name!r}")
     if name.endswith((".yaml", ".yml", ".json")) or os.sep in name or "/" in name:
@@ -148,7 +150,7 @@ def _inherit(kind: str, data: dict[str, Any], path: Path, depth: int = 0) -> dic
     if not isinstance(base, str) or not base:
         raise CardError(f"{path}: field 'like' must name a {_KINDS[kind]} card, got {str(base)[:60]!r}")
     try:
-        inherited = _read_card(kind, _card_path(kind, base), depth + 1)
+        inherited = _read_card(kind, card_path(kind, base), depth + 1)
     except CardError as exc:
         raise CardError(f"{path}: like: {exc}") from None
     inherited.pop("name", None)
@@ -262,23 +264,17 @@ def _measured_row(path: Path, index: int, row: Any, field_name: str = "measured"
 
 def load_model(name: str | ModelSpec) -> ModelSpec:
     """The LLM card ``name`` (a stem in ``osdsim/cards/llm``, a YAML path, or a Hugging Face ``config.json`` or model folder)."""
-    if isinstance(name, ModelSpec):
-        return name
-    return _load_model_path(str(_card_path("llm", name)))
+    return name if isinstance(name, ModelSpec) else _load_model_path(str(card_path("llm", name)))
 
 
 def load_framework(name: str | FrameworkSpec) -> FrameworkSpec:
     """The serving-framework card ``name`` (a stem in ``osdsim/cards/framework`` or a YAML path)."""
-    if isinstance(name, FrameworkSpec):
-        return name
-    return _load_framework_path(str(_card_path("framework", name)))
+    return name if isinstance(name, FrameworkSpec) else _load_framework_path(str(card_path("framework", name)))
 
 
 def load_hardware(name: str | HardwareSpec) -> HardwareSpec:
     """The hardware card ``name`` (a stem in ``osdsim/cards/hardware`` or a YAML path)."""
-    if isinstance(name, HardwareSpec):
-        return name
-    return _load_hardware_path(str(_card_path("hardware", name)))
+    return name if isinstance(name, HardwareSpec) else _load_hardware_path(str(card_path("hardware", name)))
 
 
 def card_from_mapping(kind: str, data: dict[str, Any], where: str = "card"):
@@ -300,9 +296,3 @@ def card_from_mapping(kind: str, data: dict[str, Any], where: str = "card"):
     if kind == "hardware":
         return _hardware_from_data(p, merged)
     return _framework_from_data(p, merged)
-
-
-def card_path(kind: str, name: str) -> Path:
-    """The file behind the card ``name`` of ``kind`` (a shipped card, a YAML file or, for an LLM,
-    a Hugging Face config.json)."""
-    return _card_path(kind, name)

@@ -20,7 +20,7 @@ MAX_EXAMPLES = 10  # unreadable lines quoted in the report
 
 # A non-negative decimal number as logs print it (no sign, no nan/inf).
 NUM = r"(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)"
-INT = r"(\d+)"
+INT = r"(\d+)(?!\d|\.\d|[eE][+-]?\d)"  # a whole integer: "1e400" or "3.5" is not read as 1 or 3
 
 
 class LogImportError(ValueError):
