@@ -166,8 +166,8 @@ def test_a_run_that_fails_early_leaves_no_empty_trace(model_dirs, tmp_path):
 
 
 def test_distill_saves_nothing_from_diverged_training(model_dirs, tmp_path):
-    from osdsim.real.pair import load_pair
     from osdsim.real.model_workflows import save_draft
+    from osdsim.real.pair import load_pair
 
     pair = load_pair(model_dirs["target"], model_dirs["draft"], "m", "cpu", "float32", 0, progress=False)
     with torch.no_grad():

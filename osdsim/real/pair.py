@@ -39,12 +39,15 @@ def small_model_dir(name: str, seed: int = 0, progress: bool = True) -> Path:
 
 def load_pair(target: str | None, draft: str | None, draft_size: str = "m", device: str = "cpu",
               dtype: str = "float32", seed: int = 0, progress: bool = True) -> Pair:
-    """``target``/``draft``: model directories; None means the built-in small target, and the
-    built-in draft of ``draft_size`` ("s", "m", "l")."""
+    """``target``/``draft``: model directories or pretrained names (``osdsim.real.pretrained``:
+    smollm2-135m); None means the built-in small target, and the built-in draft of
+    ``draft_size`` ("s", "m", "l")."""
     if draft is None and draft_size not in DRAFT_SIZES:
         raise ValueError(f"draft size must be one of {', '.join(DRAFT_SIZES)}, got {draft_size!r}")
-    tdir = Path(target) if target else small_model_dir("target", seed, progress)
-    ddir = Path(draft) if draft else small_model_dir(f"draft-{draft_size}", seed, progress)
+    from osdsim.real.pretrained import resolve
+
+    tdir = resolve(target) if target else small_model_dir("target", seed, progress)
+    ddir = resolve(draft) if draft else small_model_dir(f"draft-{draft_size}", seed, progress)
     pair = Pair(load_model(tdir, device, dtype), load_model(ddir, device, dtype),
                 load_tokenizer(tdir), target or "osdsim-small-target",
                 draft or f"osdsim-small-draft-{draft_size}")
@@ -58,9 +61,10 @@ def load_with_proposer(target: str | None, kind: str, *, self_layers: int | None
     """The target alone with a proposer that needs no draft model of its own (``kind`` "ngram"
     or "self", ``osdsim.real.proposers``): ``Pair.draft`` is the proposer, and its name and
     parameter count say what drafts (the self draft's parameters are the target's it runs)."""
+    from osdsim.real.pretrained import resolve
     from osdsim.real.proposers import make_proposer
 
-    tdir = Path(target) if target else small_model_dir("target", seed, progress)
+    tdir = resolve(target) if target else small_model_dir("target", seed, progress)
     model = load_model(tdir, device, dtype)
     proposer = make_proposer(kind, model, self_layers=self_layers, max_ngram=max_ngram, min_ngram=min_ngram)
     if kind == "self":

