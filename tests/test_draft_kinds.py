@@ -40,7 +40,7 @@ def test_each_kind_prices_its_proposal_by_hand():
     expected = fwd(T, b, 0.5 * g + 1, ctx) + 2e-4 + b * 1e-5
     assert spec_step_time(T, ngram, HW, b, g, ctx, framework=BARE) == pytest.approx(expected)
     # An n-gram tree (Token Recycling style) verifies all its nodes where a context matched.
-    tree_ngram = drafts.Drafter("ngram", "ngram-tree", None, match_rate=0.5, tree=trees.full(2, 3))
+    tree_ngram = drafts.ngram_drafter(match_rate=0.5, name="ngram-tree", tree=trees.full(2, 3))
     expected = fwd(T, b, 0.5 * 14 + 1, ctx)
     assert spec_step_time(T, tree_ngram, HW, b, 1, ctx, framework=BARE) == pytest.approx(expected)
 

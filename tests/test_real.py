@@ -116,23 +116,31 @@ def test_rejection_sampling_is_lossless(q_row):
     assert v.beta == pytest.approx([beta])
 
 
-def test_sampling_end_to_end_matches_target_distribution():
-    """Two new tokens from speculative sampling vs the target's exact joint distribution."""
-    vocab, temperature = 4, 1.5
-    target, draft = tiny(16, 1, 3, vocab), tiny(16, 1, 4, vocab)
-    prompt = [1, 2]
+def two_token_sampling(target, draft, prompt: list[int], temperature: float = 1.5, trials: int = 500):
+    """Sample two new tokens ``trials`` times by speculative sampling (γ = 2) with ``draft`` (a
+    model or a proposer); (chi-square p-value against the target's exact joint distribution of
+    the two tokens, drafts accepted in the first steps)."""
+    vocab = target.config.vocab_size
     with torch.no_grad():
         p1 = torch.softmax(target(input_ids=torch.tensor([prompt])).logits[0, -1] / temperature, -1)
         seqs = torch.tensor([prompt + [a] for a in range(vocab)])
         p2 = torch.softmax(target(input_ids=seqs).logits[:, -1] / temperature, -1)
     expected = (p1[:, None] * p2).flatten().double().numpy()
     g = torch.Generator().manual_seed(0)
-    counts = np.zeros(vocab * vocab)
-    trials = 500
+    counts, accepted = np.zeros(vocab * vocab), 0
     for _ in range(trials):
-        a, b = speculative_generate(target, draft, prompt, 2, 2, temperature, g).tokens
+        gen = speculative_generate(target, draft, prompt, 2, 2, temperature, g)
+        a, b = gen.tokens
         counts[a * vocab + b] += 1
-    assert chisquare(counts, expected / expected.sum() * trials).pvalue > 1e-3
+        accepted += gen.steps[0].accepted
+    return chisquare(counts, expected / expected.sum() * trials).pvalue, accepted
+
+
+def test_sampling_end_to_end_matches_target_distribution():
+    """Two new tokens from speculative sampling vs the target's exact joint distribution."""
+    vocab = 4
+    target, draft = tiny(16, 1, 3, vocab), tiny(16, 1, 4, vocab)
+    assert two_token_sampling(target, draft, [1, 2])[0] > 1e-3
 
 
 def test_losses_equal_hand_computed_values():

@@ -74,7 +74,7 @@ def _items(values: list[str]) -> list[str]:
 
 def _sizes(items: list[str], flag: str) -> list[int] | None:
     """``--tp 1,2 --tp 4`` → [1, 2, 4]; None for auto (or nothing given)."""
-    values = [v.strip() for item in items for v in item.split(",") if v.strip()]
+    values = _items(items)
     if not values or values == ["auto"]:
         return None
     try:

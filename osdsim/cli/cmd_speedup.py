@@ -163,10 +163,10 @@ def _with_cards(args, acceptance, source: str) -> dict:
     draft = _draft(args.draft, target, load_model)
     fw = resolve(args.framework, hw)
     policy = args.policy or ("fixed" if fw.gamma_policy == "goodput" else fw.gamma_policy)
-    params = _policy_params(args, policy)
+    params, measured = _policy_params(args, policy)
     kwargs = dict(framework=fw, batch=args.batch, gamma=args.gamma, policy=policy, context=args.context,
                   tp=args.tp, draft_tp=args.draft_tp, dtype=args.dtype, draft_dtype=args.draft_dtype,
-                  max_gamma=args.max_gamma, **{k: v for k, v in params.items() if k != "measured"})
+                  max_gamma=args.max_gamma, **params)
     if acceptance is None:
         try:
             acceptance = solve_alpha(args.measured_speedup, target, draft, hw, **kwargs)
@@ -184,7 +184,7 @@ def _with_cards(args, acceptance, source: str) -> dict:
             "optimal_gamma": p.optimal_gamma, "optimal_speedup": p.optimal_speedup,
             "alpha_exceeds_c": isinstance(acceptance, float) and acceptance > p.c,
             "closed_form_speedup": closed, "framework": p.framework, "policy": p.policy, "mean_gamma": p.mean_gamma,
-            **({"confidence_measured": params["measured"]} if "measured" in params else {}),
+            **({"confidence_measured": measured} if measured else {}),
             "target": target.name, "draft": draft.name, "hardware": hw.name, "batch": args.batch,
             "context": args.context, "tp": args.tp, "draft_tp": args.draft_tp, "dtype": args.dtype or hw.default_dtype,
             "step_s": p.step_s, "plain_step_s": p.plain_step_s}
@@ -201,16 +201,17 @@ def _draft(name: str, target, load_model):
     return build_drafter(parse_draft(mapping), target, load_model)
 
 
-def _policy_params(args, policy: str) -> dict:
-    """The confidence and adaptive policies' parameters, given or measured from --trace."""
+def _policy_params(args, policy: str) -> tuple[dict, dict | None]:
+    """The confidence and adaptive policies' parameters, given or measured from --trace, and
+    what --trace measured (None when nothing was)."""
     if policy == "adaptive":
         if not 0.0 < args.threshold <= 1.0:
             raise UsageError(f"--threshold must be in (0, 1], got {args.threshold}")
-        return {"threshold": args.threshold}
+        return {"threshold": args.threshold}, None
     if policy != "confidence":
         if args.pass_rate is not None or args.trace or args.p_min is not None:
             raise UsageError("--pass-rate, --trace and --p-min apply to --policy confidence")
-        return {}
+        return {}, None
     if args.trace:
         if args.p_min is None or args.pass_rate is not None:
             raise UsageError("--trace measures the pass rate at --p-min: give --p-min, not --pass-rate")
@@ -218,7 +219,7 @@ def _policy_params(args, policy: str) -> dict:
         from osdsim.trace import read_trace
 
         measured = trace_confidence_rates(read_trace(args.trace).steps, args.p_min)
-        return {"pass_rate": measured["pass_rate"], "alpha_passed": measured["alpha_passed"], "measured": measured}
+        return {"pass_rate": measured["pass_rate"], "alpha_passed": measured["alpha_passed"]}, measured
     if args.pass_rate is None or not 0.0 <= args.pass_rate <= 1.0:
         raise UsageError("--policy confidence needs --pass-rate in [0, 1] (or --trace and --p-min)")
     out = {"pass_rate": args.pass_rate}
@@ -226,7 +227,7 @@ def _policy_params(args, policy: str) -> dict:
         if not 0.0 <= args.alpha_passed <= 1.0:
             raise UsageError(f"--alpha-passed must be in [0, 1], got {args.alpha_passed}")
         out["alpha_passed"] = args.alpha_passed
-    return out
+    return out, None
 
 
 def verdict(payload: dict) -> str:

@@ -69,9 +69,11 @@ class Drafter:
         w = trees.widths(self.tree)
         return [sum(w)] if self.parallel else w
 
-    def verified(self, gamma: int) -> int:
-        """Tokens per sequence the verify scores: the drafts and the bonus position."""
-        return (len(self.tree) if self.tree is not None else int(gamma)) + 1
+    def verified(self, gamma: int) -> float:
+        """Tokens per sequence the verify scores: the drafts and the bonus position; an n-gram
+        lookup drafts only where its context matched (on average ``match_rate`` of the drafts)."""
+        drafts = len(self.tree) if self.tree is not None else int(gamma)
+        return drafts + 1 if self.match_rate == 1.0 else self.match_rate * drafts + 1.0
 
     def weight_bytes(self, dtype: str) -> float:
         return self.own_weight_params * DTYPE_BYTES[dtype]
@@ -89,10 +91,10 @@ def model_drafter(card: ModelSpec, tree=None) -> Drafter:
 
 
 def ngram_drafter(cpu_per_step_s: float = 0.0, cpu_per_seq_s: float = 0.0, match_rate: float = 1.0,
-                  name: str = "ngram") -> Drafter:
-    """Prompt lookup: no model."""
+                  name: str = "ngram", tree=None) -> Drafter:
+    """Prompt lookup: no model (a chain of γ, or a tree of candidates where it matched)."""
     return Drafter("ngram", name, None, cpu_per_step_s=cpu_per_step_s, cpu_per_seq_s=cpu_per_seq_s,
-                   match_rate=match_rate)
+                   match_rate=match_rate, tree=tree)
 
 
 def self_drafter(target: ModelSpec, layers: int, tree=None) -> Drafter:

@@ -99,7 +99,7 @@ def _predict(acceptance, setup, hardware: str, batch, gamma, policy, context, ma
                           f"tree of {len(nodes)} nodes, depth {trees.depth(nodes)}"
                           + ("" if tree_q else " (rank acceptance assumed: 1 - (1 - alpha)^k in the top k)"),
                           int(batch), float(context))
-    match = drafter.match_rate if drafter.kind == "ngram" else 1.0
+    match = drafter.match_rate  # 1 for everything but an n-gram lookup
 
     def tokens_of(t: float) -> float:  # an n-gram lookup drafts only when its context matched
         return match * t + (1.0 - match)

@@ -61,10 +61,7 @@ def step_price(target_s, draft_s, target: ModelSpec, draft, batch, gamma, contex
 def _other_step(target_s, draft_s, target, drafter, batch, gamma, context, overhead_s, batch_expansion, cpu):
     """A tree, a Medusa head or an n-gram lookup: the drafter's forwards (one per depth, over
     that depth's nodes), a verify over every drafted token, the lookup's CPU time."""
-    if drafter.kind == "ngram":  # only matched sequences propose: their chain of γ, or the whole tree
-        verified = drafter.match_rate * (len(drafter.tree) if drafter.tree is not None else gamma) + 1.0
-    else:
-        verified = drafter.verified(gamma)
+    verified = drafter.verified(gamma)
     if batch_expansion:
         verify = target_s(target, batch * verified, 1, context)
     else:

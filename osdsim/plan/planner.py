@@ -5,6 +5,7 @@ replicas (and GPUs, since a replica may span tp GPUs) that meet an SLO, and the 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 
 from osdsim.plan.search import SLO, min_replicas
@@ -30,13 +31,6 @@ def _policy_mapping(policy):
     raise ValueError(f"gamma policy must be fixed, hf-heuristic or adaptive[:THRESHOLD], got {policy!r}")
 
 
-def _method_draft(base: dict, method: str):
-    from osdsim.sim.scenario_methods import method_fields
-
-    fields = method_fields(base, method)
-    return fields.get("draft", base.get("draft", "unset")), fields
-
-
 def candidates(base: dict, modes=MODES, drafts=None, gammas=None, tps=None, draft_tps=None, methods=None,
                policies=None) -> list[dict]:
     """Scenario variants to plan for: one per (mode, tp, draft or method, draft_tp, γ, γ policy).
@@ -58,10 +52,9 @@ def candidates(base: dict, modes=MODES, drafts=None, gammas=None, tps=None, draf
         if mode not in MODES:
             raise ValueError(f"plan mode {mode!r} is not one of {', '.join(MODES)}")
     if methods:
-        entries = []
-        for m in methods:
-            draft, fields = _method_draft(base, m)
-            entries.append((m, draft, fields))
+        from osdsim.sim.scenario_methods import method_draft
+
+        entries = [(m, *method_draft(base, m)) for m in methods]
     else:
         entries = [(None, d, {}) for d in (drafts or [base.get("draft") or "llama-160m"])]
     out = []
@@ -240,20 +233,32 @@ def auto_tps(base: dict, base_dir: str = ".") -> list[int]:
     return [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= limit and target.num_heads % t == 0]
 
 
-def assumptions_text(summary: dict, base: dict) -> list[str]:
+def assumptions_text(summary: dict, base: dict, rates=(), methods=()) -> list[str]:
     """What a plan's numbers assumed, from an evaluated summary (flattened ``assumptions.*``) and
-    the base scenario: one line each, with a warning where a default decides the answer."""
+    the base scenario: one line each, with a warning where a default decides the answer. With
+    several ``rates`` the workload line names them all; with ``methods`` each states its own
+    acceptance (``osdsim.sim.scenario_methods``)."""
     a = {k.split(".", 1)[1]: v for k, v in summary.items() if k.startswith("assumptions.")}
+    workload = str(a.get("workload"))
+    if len(rates) > 1:  # the summary names the first rate; every rate is planned the same way
+        shown = ", ".join(f"{r:g}" for r in rates)
+        workload = re.sub(r" at [0-9.e+-]+ req/s", f" at each rate planned ({shown} req/s)", workload)
     lines = [f"framework {a.get('framework')}, hardware {a.get('hardware')}, target {a.get('target')}"
              f"{', dtype ' + str(a['dtype']) if a.get('dtype') else ''}",
-             f"workload: {a.get('workload')}"]
+             f"workload: {workload}"]
     acc = base.get("acceptance") or {}
     model = acc.get("model", "constant") if isinstance(acc, dict) else "constant"
     if model == "constant":
         alpha = acc.get("alpha") if isinstance(acc, dict) else None
         given = "given in the scenario" if alpha is not None else "the default: set acceptance.alpha or curves"
-        lines.append(f"acceptance: constant alpha {alpha if alpha is not None else 0.7} ({given}); under a constant "
-                     "alpha OSD's updates cannot raise acceptance, so osd rows only add update costs to spec's")
+        own = f"constant alpha {alpha if alpha is not None else 0.7} ({given})"
+        note = ("under a constant alpha OSD's updates cannot raise acceptance, so osd rows only add update costs "
+                "to spec's")
     else:
-        lines.append(f"acceptance: {model} {acc.get('curves') or acc.get('trace') or ''}".rstrip())
-    return lines
+        own, note = f"{model} {acc.get('curves') or acc.get('trace') or ''}".rstrip(), ""
+    if methods:
+        from osdsim.sim.scenario_methods import describe_method
+
+        lines.append(f"acceptance: each method's own, below (otherwise the scenario's: {own})")
+        return lines + [f"method {describe_method(base, m)}" for m in methods]
+    return lines + [f"acceptance: {own}" + (f"; {note}" if note else "")]

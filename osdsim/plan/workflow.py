@@ -56,25 +56,11 @@ def plan_table(scenario: str | None, slo, *, rates=(), overrides=(), modes=("pla
             df[f"assumptions.{key}"] = evaluated[-1].get(f"assumptions.{key}")
     if out:
         write_table(df, Path(out))
-    assumed = assumptions_text(evaluated[0], base) if evaluated else []
-    if len(rates) > 1:  # the summary names the first rate; every rate is planned the same way
-        import re
-
-        shown_rates = ", ".join(f"{r:g}" for r in rates)
-        assumed = [re.sub(r" at [0-9.e+-]+ req/s", f" at each rate planned ({shown_rates} req/s)", line)
-                   for line in assumed]
+    assumed = assumptions_text(evaluated[0], base, rates, methods or ()) if evaluated else []
     gammas_shown = ", ".join(str(g) for g in (gammas or [base.get("gamma", 5)]))
     policies_shown = ", ".join(["fixed", *(p for p in (policies or []) if p != "fixed")])
     assumed.append(f"gamma policies: {policies_shown}, at gamma {gammas_shown} (goodput: per-step best); tp searched: "
                    f"{', '.join(map(str, tps))}; draft_tp: {', '.join(map(str, draft_tps))}")
-    if methods:
-        from osdsim.sim.scenario_methods import describe_method
-
-        base_acc = next((line for line in assumed if line.startswith("acceptance:")), None)
-        if base_acc is not None:
-            own = base_acc.split(";")[0].removeprefix("acceptance: ")
-            assumed[assumed.index(base_acc)] = f"acceptance: each method's own, below (otherwise the scenario's: {own})"
-        assumed += [f"method {describe_method(base, m)}" for m in methods]
     assumed.append(f"feasible: served rate >= {1 - slo.rate_tolerance:.0%} of the offered rate, queue growing by "
                    f"<= {slo.rate_tolerance:.0%} of it, >= {slo.min_finished:.1%} of requests finished, and "
                    + ", ".join(f"{k} <= {v:g}" for k, v in slo.bounds.items()))

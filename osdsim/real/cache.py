@@ -26,6 +26,9 @@ def crop_cache(cache, keep: int) -> None:
         raise RuntimeError(f"cache crop left {cache_length(cache)} positions, expected {keep}")
 
 
+_KWARG: dict[type, str] = {}  # model class -> the keyword its forward takes the cache under
+
+
 def cache_kwarg(model) -> str:
     """The keyword a model's forward takes its KV cache under: ``cache`` in transformers releases
     that renamed it (5.2x: ``past_key_values`` is deprecated there, to be removed in 5.40),
@@ -38,7 +41,3 @@ def cache_kwarg(model) -> str:
         params = inspect.signature(cls.forward).parameters
         name = _KWARG[cls] = "cache" if "cache" in params else "past_key_values"
     return name
-
-
-_KWARG: dict[type, str] = {}
-

@@ -20,6 +20,7 @@ import json
 import random
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 REAL_DOMAINS = ("chat", "humaneval", "sql-q", "math-q")
@@ -96,16 +97,24 @@ def first_user_turn(conversation: dict) -> str | None:
     return None
 
 
+@lru_cache(maxsize=2)
+def first_turns_by_language(scan: int) -> dict[str, tuple[str, ...]]:
+    """The usable first user turns (20+ characters) of the first ``scan`` packaged conversations,
+    by :func:`language`: the 125 MB file is read once however many chat domains a stream has."""
+    pools: dict[str, list[str]] = {}
+    for conv in sharegpt_conversations(scan):
+        turn = first_user_turn(conv)
+        if turn and len(turn) >= 20:
+            pools.setdefault(language(turn), []).append(turn)
+    return {lang: tuple(turns) for lang, turns in pools.items()}
+
+
 def chat_prompts(lang: str, count: int, seed: int, scan: int = 60_000) -> list[str]:
     """``count`` first user turns in ``lang``, sampled with ``seed`` from the first ``scan``
     conversations (without repeats)."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
-    pool = []
-    for conv in sharegpt_conversations(scan):
-        turn = first_user_turn(conv)
-        if turn and len(turn) >= 20 and language(turn) == lang:
-            pool.append(turn)
+    pool = first_turns_by_language(scan).get(lang, ())
     if len(pool) < count:
         raise ValueError(f"ShareGPT has {len(pool)} usable {lang} prompts in its first {scan} conversations; "
                          f"{count} asked")

@@ -20,11 +20,16 @@ class Pair:
     draft_name: str
 
     def describe(self) -> dict:
-        draft_params = getattr(self.draft, "params", None)
-        if draft_params is None:
-            draft_params = num_params(self.draft)
+        """Names and sizes of the pair; ``draft`` is a model or an ``osdsim.real.proposers``
+        proposer (n-gram lookup, self draft), which knows its own parameter count."""
+        proposer = hasattr(self.draft, "propose")
         return {"target": self.target_name, "draft": self.draft_name,
-                "target_params": num_params(self.target), "draft_params": int(draft_params)}
+                "target_params": num_params(self.target),
+                "draft_params": int(self.draft.params if proposer else num_params(self.draft))}
+
+    def proposer(self) -> dict:
+        """What drafts, for a run's meta line: {"kind": "model"} or the proposer's description."""
+        return self.draft.describe() if hasattr(self.draft, "propose") else {"kind": "model"}
 
 
 def small_model_dir(name: str, seed: int = 0, progress: bool = True) -> Path:
@@ -59,7 +64,7 @@ def load_with_proposer(target: str | None, kind: str, *, self_layers: int | None
                        min_ngram: int = 1, device: str = "cpu", dtype: str = "float32", seed: int = 0,
                        progress: bool = True) -> Pair:
     """The target alone with a proposer that needs no draft model of its own (``kind`` "ngram"
-    or "self", ``osdsim.real.proposers``): ``Pair.draft`` is the proposer, and its name and
+    or "self", ``osdsim.real.proposers``): ``Pair.draft`` is the proposer, whose name and
     parameter count say what drafts (the self draft's parameters are the target's it runs)."""
     from osdsim.real.pretrained import resolve
     from osdsim.real.proposers import make_proposer
@@ -67,10 +72,4 @@ def load_with_proposer(target: str | None, kind: str, *, self_layers: int | None
     tdir = resolve(target) if target else small_model_dir("target", seed, progress)
     model = load_model(tdir, device, dtype)
     proposer = make_proposer(kind, model, self_layers=self_layers, max_ngram=max_ngram, min_ngram=min_ngram)
-    if kind == "self":
-        proposer.params = num_params(proposer.model)
-        name = f"self:{proposer.layers}-of-{len(model.model.layers)}-layers"
-    else:
-        proposer.params = 0
-        name = f"ngram:{min_ngram}-{max_ngram}"
-    return Pair(model, proposer, load_tokenizer(tdir), target or "osdsim-small-target", name)
+    return Pair(model, proposer, load_tokenizer(tdir), target or "osdsim-small-target", proposer.name)

@@ -82,8 +82,6 @@ def _convert(spec: Pretrained, out: Path, progress: bool) -> None:
     origin = Path(importlib.util.find_spec(spec.package).origin).parent
     if not (origin / spec.gguf).is_file():
         raise ValueError(f"{spec.package}: no {spec.gguf} in {origin}")
-    if not progress:
-        os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     tokenizer = AutoTokenizer.from_pretrained(origin, gguf_file=spec.gguf)
     model = AutoModelForCausalLM.from_pretrained(origin, gguf_file=spec.gguf, dtype=torch.float32)
     tmp = out.with_name(out.name + ".tmp")

@@ -28,21 +28,15 @@ import copy
 import torch
 
 from osdsim.real.cache import cache_length, crop_cache
+from osdsim.real.sampling import probs
+from osdsim.real.speculative import forward, new_cache, pick_token
 
 PROPOSERS = ("model", "ngram", "self")
 MAX_NGRAM_LIMIT = 32  # bounded: the lookup scans the context once per n
 
 
 def _logits(model, ids: list[int], cache) -> torch.Tensor:
-    from osdsim.real.speculative import forward
-
     return forward(model, ids, cache, last_only=True)[-1]
-
-
-def _top_probability(logits: torch.Tensor, temperature: float) -> float:
-    # The draft's confidence: its top probability at the sampling temperature (1 when greedy).
-    t = temperature if temperature > 0 else 1.0
-    return float(torch.softmax(logits.float() / t, dim=-1).max())
 
 
 class ModelProposer:
@@ -56,8 +50,6 @@ class ModelProposer:
 
     def begin(self) -> None:
         """A new sequence: a fresh KV cache."""
-        from osdsim.real.speculative import new_cache
-
         self.cache = new_cache(self.model)
 
     def prefill(self, ids: list[int]) -> None:
@@ -65,20 +57,25 @@ class ModelProposer:
             _logits(self.model, ids, self.cache)
 
     def propose(self, tokens: list[int], n: int, temperature: float, generator):
-        from osdsim.real.speculative import _pick
-
         drafts, qs, conf = [], [], []
         for _ in range(n):
             seq = tokens + drafts
             logits = _logits(self.model, seq[cache_length(self.cache):], self.cache)
-            token, q = _pick(logits, temperature, generator)
+            token, q = pick_token(logits, temperature, generator)
             drafts.append(token)
             qs.append(q)
-            conf.append(round(_top_probability(logits, temperature), 5))
+            # the draft's confidence: its top probability, from the q it sampled from when sampling
+            top = float(q.max()) if q is not None else float(probs(logits, 1.0).max())
+            conf.append(round(top, 5))
         return drafts, qs, conf
 
     def keep(self, n: int) -> None:
         crop_cache(self.cache, min(cache_length(self.cache), n))
+
+    @property
+    def params(self) -> int:
+        """Parameters one draft forward runs."""
+        return sum(p.numel() for p in self.model.parameters())
 
     def describe(self) -> dict:
         return {"kind": self.kind}
@@ -90,8 +87,12 @@ class SelfProposer(ModelProposer):
     kind = "self"
 
     def __init__(self, target, layers: int):
-        self.layers = int(layers)
+        self.layers, self.target_layers = int(layers), len(target.model.layers)
         super().__init__(shallow_model(target, self.layers))
+
+    @property
+    def name(self) -> str:
+        return f"self:{self.layers}-of-{self.target_layers}-layers"
 
     def describe(self) -> dict:
         return {"kind": self.kind, "layers": self.layers}
@@ -128,12 +129,14 @@ class NgramProposer:
     """Prompt lookup: propose what followed the latest earlier match of the context's suffix."""
 
     kind = "ngram"
+    params = 0  # no model
 
     def __init__(self, max_ngram: int = 3, min_ngram: int = 1):
         if not 1 <= min_ngram <= max_ngram <= MAX_NGRAM_LIMIT:
             raise ValueError(f"n-gram sizes must satisfy 1 <= --ngram-min <= --ngram-max <= {MAX_NGRAM_LIMIT}, "
                              f"got {min_ngram}..{max_ngram}")
         self.max_ngram, self.min_ngram = int(max_ngram), int(min_ngram)
+        self.name = f"ngram:{self.min_ngram}-{self.max_ngram}"
 
     def begin(self) -> None:
         pass

@@ -79,7 +79,7 @@ def forward(model, ids: list[int], cache, last_only: bool = False) -> torch.Tens
     return out.logits[0]
 
 
-def _pick(logits: torch.Tensor, temperature: float, generator) -> tuple[int, torch.Tensor | None]:
+def pick_token(logits: torch.Tensor, temperature: float, generator) -> tuple[int, torch.Tensor | None]:
     if temperature <= 0:
         return int(logits.argmax()), None
     q = probs(logits, temperature)
@@ -162,7 +162,7 @@ def target_generate(target, prompt: list[int], max_new_tokens: int, temperature:
     token_s = []
     for _ in range(max_new_tokens):
         t0 = clock(sync)
-        token, _ = _pick(forward(target, tokens[-1:], cache, last_only=True)[-1], temperature,
+        token, _ = pick_token(forward(target, tokens[-1:], cache, last_only=True)[-1], temperature,
                          generator)
         tokens.append(token)
         token_s.append(clock(sync) - t0)

@@ -156,8 +156,7 @@ def _serve(options: RunOptions, out: str | None, resume: bool) -> dict[str, Any]
     requests = build_requests(pair.tokenizer, schedule, o.seed)[: o.records]
     distiller = OnlineDistiller(pair.draft, o.loss, o.lr, o.update_interval, o.positions, o.beta) if o.online else None
     meta = new_meta(source="osdsim run", **pair.describe(), device=o.device, dtype=o.dtype,
-                    threads=torch.get_num_threads(), gamma=o.gamma,
-                    proposer=getattr(pair.draft, "describe", lambda: {"kind": "model"})(),
+                    threads=torch.get_num_threads(), gamma=o.gamma, proposer=pair.proposer(),
                     mode="greedy" if o.temperature == 0 else "sampling", temperature=o.temperature,
                     max_new_tokens=o.max_new_tokens, schedule=schedule, records=len(requests),
                     baseline=o.baseline, online=o.online_meta(), seed=o.seed, torch_version=torch.__version__,

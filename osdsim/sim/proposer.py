@@ -28,11 +28,11 @@ class Proposer:
 
     def __init__(self, rep, drafter, policy_spec):
         self.tree = drafter.tree if drafter is not None else None
-        self.match = drafter.match_rate if drafter is not None and drafter.kind == "ngram" else 1.0
+        self.match = drafter.match_rate if drafter is not None else 1.0
         self.per_sequence = bool(getattr(rep.gamma, "per_sequence", False)) or self.match < 1.0
         passed = getattr(policy_spec, "alpha_passed", None)
         self.passed_scale = geometric_scale(passed) if passed is not None else None
-        self.cdfs: list[np.ndarray] = []
+        self.cdf_rows = np.zeros((0, 0))  # accepted-length CDF per domain [domain, depth + 1]
         self.depth = trees.depth(self.tree) if self.tree is not None else 0
         self.counts = trees.rank_sum_counts(self.tree) if self.tree is not None else None
 
@@ -40,8 +40,7 @@ class Proposer:
         """The tree's accepted-length CDF per domain for the draft as it is now."""
         if self.tree is None:
             return
-        self.cdfs = [trees.geometric_length_cdf(self.counts, a) for a in alpha_l]
-        self.cdf_rows = np.vstack(self.cdfs)  # [domain, depth + 1]
+        self.cdf_rows = np.vstack([trees.geometric_length_cdf(self.counts, a) for a in alpha_l])
 
     def plan(self, rep, batch: int, gamma: int):
         """(drafts, draft forwards) per sequence (intp arrays), or None when all draft γ."""
@@ -70,8 +69,8 @@ class Proposer:
     def accepted_tree(self, rep, batch: int) -> np.ndarray:
         """Accepted path length per sequence, drawn from each domain's tree distribution."""
         u = rep.rng.random(batch)
-        if len(self.cdfs) == 1:
-            return np.minimum(np.searchsorted(self.cdfs[0], u, side="right"), self.depth).astype(np.intp)
+        if len(self.cdf_rows) == 1:
+            return np.minimum(np.searchsorted(self.cdf_rows[0], u, side="right"), self.depth).astype(np.intp)
         dom = rep.batch.views[batch].rows[:, DOM].astype(np.intp)
         # searchsorted(cdf, u, side="right") = how many CDF entries are <= u, per sequence's domain
         acc = (self.cdf_rows[dom] <= u[:, None]).sum(axis=1)

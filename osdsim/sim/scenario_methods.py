@@ -30,9 +30,9 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
+from osdsim.cost.drafts import HEAD_STYLES
 from osdsim.safe.text import short
 
-HEAD_STYLES = ("eagle", "mtp", "medusa")
 BUILTINS = ("plain", "model:CARD", *HEAD_STYLES, "ngram", "self:K")
 METHOD_FIELDS = ("draft", "gamma", "gamma_policy", "max_gamma", "acceptance", "online", "draft_tp", "draft_dtype",
                  "draft_per_domain")
@@ -105,23 +105,25 @@ def expand_method(raw: Mapping) -> dict:
     return out
 
 
-def method_names(raw: Mapping) -> list[str]:
-    """The methods a scenario defines (its ``methods`` keys, in order)."""
-    defined = raw.get("methods") or {}
-    return list(defined) if isinstance(defined, Mapping) else []
+def method_draft(raw: Mapping, name: str) -> tuple:
+    """(the draft method ``name`` runs with — its own, else the scenario's, else the default card;
+    None for no speculation —, the fields it sets)."""
+    from osdsim.sim.scenario_fields import Scenario
+
+    fields = method_fields(raw, name)
+    return (fields["draft"] if "draft" in fields else raw.get("draft", Scenario.draft)), fields
 
 
 def describe_method(raw: Mapping, name: str) -> str:
     """One line: what method ``name`` drafts with and what acceptance it assumes."""
-    fields = method_fields(raw, name)
-    draft = fields.get("draft", raw.get("draft"))
-    if fields.get("draft", "unset") is None:
-        what = "no speculation"
-    elif isinstance(draft, Mapping):
+    draft, fields = method_draft(raw, name)
+    if draft is None:
+        return f"{name}: no speculation"
+    if isinstance(draft, Mapping):
         what = f"{draft.get('kind')} draft" + (f" ({draft['style']})" if draft.get("style") else "") + \
             (" with a tree" if draft.get("tree") else "")
     else:
         what = f"draft model {draft}"
     acc = fields.get("acceptance")
     given = "its own acceptance " + short(acc) if acc is not None else "the scenario's acceptance"
-    return f"{name}: {what}, {given}" if fields.get("draft", "unset") is not None else f"{name}: {what}"
+    return f"{name}: {what}, {given}"

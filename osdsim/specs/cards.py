@@ -185,12 +185,13 @@ def _micro_to_seconds(path: Path, data: dict) -> dict:
     return data
 
 
-@lru_cache(maxsize=256)
-def _load_framework_path(path: str) -> FrameworkSpec:
+@lru_cache(maxsize=512)
+def _load_card_path(kind: str, path: str):
+    """A framework or hardware card file, read once (cards are immutable dataclasses)."""
     p = Path(path)
-    data = _read_card("framework", p)
+    data = _read_card(kind, p)
     data.setdefault("name", p.stem)
-    return _framework_from_data(p, data)
+    return (_framework_from_data if kind == "framework" else _hardware_from_data)(p, data)
 
 
 def _framework_from_data(p: Path, data: dict[str, Any]) -> FrameworkSpec:
@@ -205,14 +206,6 @@ def _framework_from_data(p: Path, data: dict[str, Any]) -> FrameworkSpec:
         raise CardError(f"{p}: framework card lacks {shown} (state every cost, or start from another "
                         f"card with like:)")
     return _build(FrameworkSpec, p, data)
-
-
-@lru_cache(maxsize=256)
-def _load_hardware_path(path: str) -> HardwareSpec:
-    p = Path(path)
-    data = _read_card("hardware", p)
-    data.setdefault("name", p.stem)
-    return _hardware_from_data(p, data)
 
 
 def _hardware_from_data(p: Path, data: dict[str, Any]) -> HardwareSpec:
@@ -269,12 +262,12 @@ def load_model(name: str | ModelSpec) -> ModelSpec:
 
 def load_framework(name: str | FrameworkSpec) -> FrameworkSpec:
     """The serving-framework card ``name`` (a stem in ``osdsim/cards/framework`` or a YAML path)."""
-    return name if isinstance(name, FrameworkSpec) else _load_framework_path(str(card_path("framework", name)))
+    return name if isinstance(name, FrameworkSpec) else _load_card_path("framework", str(card_path("framework", name)))
 
 
 def load_hardware(name: str | HardwareSpec) -> HardwareSpec:
     """The hardware card ``name`` (a stem in ``osdsim/cards/hardware`` or a YAML path)."""
-    return name if isinstance(name, HardwareSpec) else _load_hardware_path(str(card_path("hardware", name)))
+    return name if isinstance(name, HardwareSpec) else _load_card_path("hardware", str(card_path("hardware", name)))
 
 
 def card_from_mapping(kind: str, data: dict[str, Any], where: str = "card"):

@@ -111,9 +111,7 @@ def drafter_of(case, target: ModelSpec, alpha: float | None = None):
         card = load_model(i["draft_card"])
         return card if tree is None else model_drafter(card, tree)
     if kind == "ngram":
-        if tree is not None:
-            raise ValueError("an n-gram proposer with a tree is not priced (its verify would be match x gamma + 1)")
-        return ngram_drafter(match_rate=1.0, name="prompt lookup")
+        return ngram_drafter(match_rate=1.0, name="prompt lookup", tree=tree)
     if kind == "eagle-head":
         return head_drafter(target, "eagle", layers=1, tree=tree)
     if kind == "medusa-head":
