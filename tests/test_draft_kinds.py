@@ -169,3 +169,13 @@ def test_the_simulators_fast_tree_cdf_equals_the_tree_walk(name):
     for a in np.linspace(0.0, 1.0, 21):
         walk = np.cumsum(trees.length_distribution(nodes, trees.rank_acceptance(a, trees.depth(nodes), top)))
         np.testing.assert_allclose(trees.geometric_length_cdf(counts, a), walk, atol=1e-12)
+
+
+def test_an_ngram_tree_counts_its_tokens_only_where_the_context_matched():
+    """predict: a lookup tree matched on half the steps gives 0.5·τ(tree) + 0.5 tokens per step."""
+    from osdsim.cost.predict import predict
+
+    nodes = trees.full(2, 2)
+    full = predict(0.6, T, drafts.ngram_drafter(tree=nodes), HW, framework=BARE)
+    half = predict(0.6, T, drafts.ngram_drafter(match_rate=0.5, tree=nodes), HW, framework=BARE)
+    assert half.tau == pytest.approx(0.5 * full.tau + 0.5)

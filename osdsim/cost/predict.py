@@ -89,21 +89,21 @@ def _predict(acceptance, setup, hardware: str, batch, gamma, policy, context, ma
     acceptance = gp.as_acceptance(rates=acceptance) if isinstance(acceptance, (list, tuple)) \
         else gp.as_acceptance(alpha=acceptance)
     plain = step_s(0)
-    if drafter.tree is not None:
-        nodes = drafter.tree
-        q = tree_q or trees.rank_acceptance(acceptance if isinstance(acceptance, float) else list(acceptance),
-                                            trees.depth(nodes), max(n[-1] for n in nodes))
-        tokens, seconds = trees.tau(nodes, q), step_s(1)
-        return Prediction(tokens / seconds * plain, tokens, step_s(-1), float(len(nodes)), seconds, plain,
-                          trees.depth(nodes), tokens / seconds * plain, fw.name, hardware,
-                          f"tree of {len(nodes)} nodes, depth {trees.depth(nodes)}"
-                          + ("" if tree_q else " (rank acceptance assumed: 1 - (1 - alpha)^k in the top k)"),
-                          int(batch), float(context))
     match = drafter.match_rate  # 1 for everything but an n-gram lookup
 
     def tokens_of(t: float) -> float:  # an n-gram lookup drafts only when its context matched
         return match * t + (1.0 - match)
 
+    if drafter.tree is not None:
+        nodes = drafter.tree
+        q = tree_q or trees.rank_acceptance(acceptance if isinstance(acceptance, float) else list(acceptance),
+                                            trees.depth(nodes), max(n[-1] for n in nodes))
+        tokens, seconds = tokens_of(trees.tau(nodes, q)), step_s(1)
+        return Prediction(tokens / seconds * plain, tokens, step_s(-1), float(len(nodes)), seconds, plain,
+                          trees.depth(nodes), tokens / seconds * plain, fw.name, hardware,
+                          f"tree of {len(nodes)} nodes, depth {trees.depth(nodes)}"
+                          + ("" if tree_q else " (rank acceptance assumed: 1 - (1 - alpha)^k in the top k)"),
+                          int(batch), float(context))
     policy = policy or fw.gamma_policy
     if policy == "goodput":
         policy, gamma = "fixed", None
