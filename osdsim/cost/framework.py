@@ -10,8 +10,6 @@ top. The returned spec's ``name`` says which applied.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from osdsim.specs import FrameworkSpec, HardwareSpec, load_framework
 
 # The framework a prediction assumes when none is named: vLLM's V1 engine, what most teams
@@ -31,11 +29,3 @@ def resolve(framework: str | FrameworkSpec | None, hw: HardwareSpec) -> Framewor
                              host_per_layer_s=hw.overhead_per_layer_s, overlap=False,
                              description="overheads fitted to measured runs, added to the roofline")
     return load_framework(framework or DEFAULT_FRAMEWORK)
-
-
-def with_overrides(fw: FrameworkSpec, **fields) -> FrameworkSpec:
-    """``fw`` with some fields replaced (checked like a card), named as a variant of it."""
-    try:
-        return replace(fw, **fields)
-    except TypeError as exc:
-        raise ValueError(f"framework {fw.name}: {exc}") from None
