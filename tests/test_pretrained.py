@@ -80,3 +80,29 @@ def test_sampling_with_the_real_targets_distributions_is_lossless(smol):
         counts[top.index(token) if token in top else 4] += 1
     assert chisquare(counts, expected * trials).pvalue > 1e-3
     assert 0 < accepted < trials  # the draft differs from the target: both paths were taken
+
+
+def test_a_truncated_reduced_draft_of_smollm2_is_lossless_and_covers_real_text(smol):
+    from osdsim.real.drafts import rank_vocabulary, truncated_draft
+    from osdsim.real.speculative import speculative_generate, target_generate
+    from osdsim.real.stream import build_requests, parse_schedule
+
+    model, tok = smol
+    texts = ["SELECT name FROM users WHERE age > 30;", "The answer is 42 apples.", "def f(x):\n    return x"] * 3
+    keep, coverage = rank_vocabulary(tok, texts, 2048, tok.all_special_ids)
+    assert coverage == 1.0 and tok.eos_token_id in keep
+    draft = truncated_draft(model, 2, keep)
+    for req in build_requests(tok, parse_schedule("sql-q:1"), 0, max_prompt_tokens=32):
+        assert speculative_generate(model, draft, req.prompt, 10, 3).tokens == target_generate(model, req.prompt, 10).tokens
+
+
+def test_sharegpt_length_table_counts_tokens_with_the_named_tokenizer(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from osdsim.real.lengths import MAX_PROMPT, build_table
+
+    monkeypatch.setenv("OSDSIM_CACHE", str(tmp_path))
+    info = build_table("sharegpt", "smollm2-135m", limit=200, progress=False)
+    frame = pd.read_csv(info["table"])
+    assert info["rows"] == len(frame) and 100 < len(frame) <= 200
+    assert frame["prompt_tokens"].between(4, MAX_PROMPT).all() and (frame.sum(axis=1) <= 2048).all()

@@ -16,8 +16,11 @@ from osdsim.safe.atomic import check_out_dir
 def register(subparsers) -> None:
     p = add_parser(subparsers, "distill", "offline distillation of the draft; saves the new draft")
     p.add_argument("--target", help="target model directory (default: osdsim's small target)")
-    p.add_argument("--draft", help="draft model directory (default: osdsim's small draft)")
+    p.add_argument("--draft", help="draft model directory (default: osdsim's small draft), or layers:K for a "
+                   "new draft built from the target's first K layers with a reduced head")
     p.add_argument("--draft-size", default="m", choices=["s", "m", "l"])
+    p.add_argument("--draft-vocab", type=int, default=8192,
+                   help="with --draft layers:K: the head's vocabulary, the most frequent tokens of ShareGPT")
     p.add_argument("--source", default="teacher",
                    choices=["teacher", "student", "mixed_token", "mixed_request"])
     p.add_argument("--ratio", type=float, default=0.5, help="teacher share for mixed sources")
@@ -48,7 +51,7 @@ def distill(args):
         domains=args.domains.split(","), prompts_per_domain=args.prompts_per_domain,
         max_new_tokens=args.max_new_tokens, epochs=args.epochs, lr=args.lr, loss=args.loss, beta=args.beta,
         device=args.device, dtype=args.dtype, threads=args.threads, seed=args.seed,
-        progress=progress_on(args))
+        progress=progress_on(args), draft_vocab=args.draft_vocab)
     save_draft(pair, args.out)
     payload = {"out": args.out, **summary}
     return Result(payload, key_values(payload))

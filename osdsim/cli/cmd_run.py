@@ -42,6 +42,7 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate of online updates")
     p.add_argument("--positions", default="mismatch", choices=["mismatch", "all"],
                    help="train on the draft's mistakes only (the paper) or on every position")
+    p.add_argument("--save-draft", metavar="DIR", help="--online: save the adapted draft to DIR at the end")
     p.add_argument("--baseline", action="store_true",
                    help="also decode each prompt with the target alone (speedup baseline)")
     p.add_argument("--out", help="trace file to write (JSON Lines)")
@@ -51,7 +52,7 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--seed", type=int, default=0)
     add_progress(p)
-    p.set_defaults(handler=run, writes=("out",))
+    p.set_defaults(handler=run, writes=("out", "save_draft"))
 
 
 def options(args):

@@ -66,6 +66,7 @@ def run(args) -> Result:
     if args.out:  # before the simulation: a folder of someone else's files is refused at once
         check_out_dir(args.out, owned, "--out folder")
     scenario = load_scenario(path, parse_overrides(args.overrides + _framework_set(args)))
+    _ensure_lengths(scenario.workload)
     result = simulate(scenario, baseline=not args.no_baseline, workers=args.workers)
     from osdsim.sim.metrics import service_metrics
 
@@ -123,3 +124,14 @@ def _text(summary: dict) -> str:
 
 def _framework_set(args) -> list[str]:
     return [f"framework={args.framework}"] if args.framework else []
+
+
+def _ensure_lengths(w) -> None:
+    """A ``workload.dataset`` named (not a CSV) whose length table is not cached yet: build it now
+    (``osdsim lengths`` does the same on its own)."""
+    from osdsim.trace.lengths import DATASETS, table_path
+
+    if w.dataset in DATASETS and w.tokenizer and not table_path(w.dataset, w.tokenizer).is_file():
+        from osdsim.real.lengths import build_table
+
+        build_table(w.dataset, w.tokenizer, progress=False)

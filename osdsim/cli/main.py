@@ -19,7 +19,7 @@ from osdsim.safe.text import one_line
 # Each name has a module osdsim/cli/cmd_<name>.py with register(subparsers).
 COMMANDS = (
     "demo", "speedup", "cost", "simulate", "run", "distill", "train", "profile", "calibrate",
-    "validate", "import", "sweep", "plan", "plot", "cards",
+    "validate", "import", "sweep", "plan", "plot", "cards", "lengths",
 )
 
 

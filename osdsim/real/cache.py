@@ -33,7 +33,7 @@ def cache_kwarg(model) -> str:
     """The keyword a model's forward takes its KV cache under: ``cache`` in transformers releases
     that renamed it (5.2x: ``past_key_values`` is deprecated there, to be removed in 5.40),
     ``past_key_values`` before. Looked up once per model class."""
-    cls = type(model)
+    cls = type(getattr(model, "wrapped_lm", model))  # a reduced-head draft passes it to its model
     name = _KWARG.get(cls)
     if name is None:
         import inspect

@@ -163,3 +163,20 @@ def prompts(domain: str, count: int, seed: int) -> list[str]:
     if domain in ("sql-q", "math-q"):
         return question_prompts(domain, count, seed)
     raise ValueError(f"unknown real-data domain {domain!r}")
+
+
+@lru_cache(maxsize=2)
+def vocabulary_texts(max_chars: int) -> tuple[str, ...]:
+    """Every turn (both sides) of the packaged ShareGPT conversations in file order, up to
+    ``max_chars`` characters: the general corpus a reduced draft vocabulary is ranked on
+    (``osdsim.real.drafts.rank_vocabulary``; FR-Spec ranks on a general corpus the same way)."""
+    out, total = [], 0
+    for conv in sharegpt_conversations():
+        for turn in conv["conversations"]:
+            value = turn.get("value") if isinstance(turn, dict) else None
+            if isinstance(value, str) and value:
+                out.append(value[: max_chars - total])
+                total += len(out[-1])
+                if total >= max_chars:
+                    return tuple(out)
+    return tuple(out)

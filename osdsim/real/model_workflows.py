@@ -49,12 +49,19 @@ def distill_offline(*, target: str | None = None, draft: str | None = None, draf
                     source: str = "teacher", ratio: float = 0.5, domains: Sequence[str] = ("sql", "math", "code", "prose"),
                     prompts_per_domain: int = 64, max_new_tokens: int = 64, epochs: int = 2,
                     lr: float = 1e-3, loss: str = "fkl", beta: float = 0.5, device: str = "cpu",
-                    dtype: str = "float32", threads: int = 0, seed: int = 0, progress: bool = True):
+                    dtype: str = "float32", threads: int = 0, seed: int = 0, progress: bool = True,
+                    draft_vocab: int = 8192):
     """Offline distillation of the draft (the OSD paper's static baseline, ``osdsim.real.offline``):
-    returns (the pair with its distilled draft, a summary). :func:`save_draft` writes the draft."""
+    returns (the pair with its distilled draft, a summary). :func:`save_draft` writes the draft.
+
+    ``draft`` "layers:K" builds a new draft from the target (its first K layers, a head over the
+    ``draft_vocab`` most frequent tokens: ``osdsim.real.drafts``). The teacher's continuations
+    are cached (``osdsim.real.offline.cached_sequences``): drafts of several sizes distilled on
+    the same prompts generate them once."""
     if prompts_per_domain < 1 or epochs < 1 or not 0 <= ratio <= 1:
         raise ValueError("--prompts-per-domain and --epochs must be >= 1 and --ratio in 0..1")
     check_int(prompts_per_domain, "--prompts-per-domain", 1, 1_000_000)
+    check_int(draft_vocab, "--draft-vocab", 2, 262_144)
     check_int(epochs, "--epochs", 1, 100_000)
     check_int(max_new_tokens, "--max-new-tokens", 1, 100_000)
     check_number(lr, "--lr", minimum=0, maximum=10, strict=True)
@@ -67,24 +74,35 @@ def distill_offline(*, target: str | None = None, draft: str | None = None, draf
     import_torch(threads or None)
     from tqdm import tqdm
 
-    from osdsim.real.offline import distill, make_sequences
-    from osdsim.real.pair import load_pair
+    from osdsim.real.offline import cached_sequences, distill
+    from osdsim.real.pair import build_pair, is_built_draft, load_pair
     from osdsim.real.stream import build_requests, parse_schedule
 
     schedule = parse_schedule(",".join(f"{d.strip()}:{prompts_per_domain}" for d in domains))
-    pair = load_pair(target, draft, draft_size, device, dtype, seed, progress=progress)
+    if is_built_draft(draft):
+        pair = build_pair(target, draft, draft_vocab, device=device, dtype=dtype, seed=seed, progress=progress)
+    else:
+        pair = load_pair(target, draft, draft_size, device, dtype, seed, progress=progress)
     prompts = [r.prompt for r in build_requests(pair.tokenizer, schedule, seed + PROMPT_SEED_OFFSET)]
-    seqs = make_sequences(pair.target, pair.draft, prompts, max_new_tokens, source, seed, ratio)
+    seqs = cached_sequences(pair, prompts, max_new_tokens, source, seed, ratio, progress)
     bar = tqdm(total=len(seqs) * epochs, desc="distill", disable=not progress, leave=False)
     stats = distill(pair.target, pair.draft, seqs, loss, lr, epochs, seed, beta, progress=lambda _: bar.update(1))
     bar.close()
-    summary = {**pair.describe(), "source": source, "loss": loss, "sequences": len(seqs), "epochs": epochs,
+    summary = {**pair.describe(), **_draft_info(pair.draft), "source": source, "loss": loss, "sequences": len(seqs), "epochs": epochs,
                "lr": lr, **stats}
     return pair, summary
 
 
+def _draft_info(draft) -> dict:
+    info = getattr(draft, "info", None)
+    if not info:
+        return {}
+    return {"draft_layers": info.get("layers"), "draft_vocab": len(draft.keep_ids),
+            "draft_vocab_coverage": info.get("vocab_coverage")}
+
+
 DRAFT_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-               "tokenizer_config.json", "special_tokens_map.json")  # what save_pretrained writes
+               "tokenizer_config.json", "special_tokens_map.json", "osdsim-draft.json", "chat_template.jinja")  # what save_pretrained writes
 
 
 def save_draft(pair, out: str) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from osdsim.real.drafts import target_for, training_logits
 from osdsim.real.losses import distill_loss
 from osdsim.real.speculative import forward, new_cache, target_generate
 
@@ -50,6 +51,38 @@ def make_sequences(target, draft, prompts: Sequence[list[int]], max_new_tokens: 
     return out
 
 
+def cached_sequences(pair, prompts, max_new_tokens: int, source: str, seed: int = 0, ratio: float = 0.5,
+                     progress: bool = True) -> list[tuple[list[int], int]]:
+    """:func:`make_sequences`; the teacher's greedy continuations depend on the target and the
+    prompts alone, so they are kept in the cache (``$OSDSIM_CACHE``) keyed by both and reused by
+    every draft distilled on them. Other sources depend on the draft and are made afresh."""
+    if source != "teacher":
+        return make_sequences(pair.target, pair.draft, prompts, max_new_tokens, source, seed, ratio)
+    import hashlib
+    import json
+
+    from osdsim.real.small import CACHE_DIR
+    from osdsim.safe.atomic import write_text_atomic
+
+    key = hashlib.sha256(json.dumps([pair.target_name, sum(p.numel() for p in pair.target.parameters()),
+                                     max_new_tokens, prompts]).encode()).hexdigest()[:16]
+    path = CACHE_DIR / f"teacher-sequences-{key}.json"
+    if path.is_file():
+        try:
+            rows = json.loads(path.read_text())
+            return [([int(t) for t in ids], int(n)) for ids, n in rows]
+        except (ValueError, TypeError):
+            pass  # a damaged cache file: make them again
+    from tqdm import tqdm
+
+    out = []
+    for prompt in tqdm(prompts, desc="teacher continuations", disable=not progress, leave=False):
+        out += make_sequences(pair.target, pair.draft, [prompt], max_new_tokens, "teacher", seed, ratio)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(out), "sequence cache")
+    return out
+
+
 def distill(target, draft, sequences: list[tuple[list[int], int]], loss: str = "fkl",
             lr: float = 1e-3, epochs: int = 2, seed: int = 0, beta: float = 0.5,
             progress: Callable[[dict], None] | None = None) -> dict:
@@ -65,7 +98,7 @@ def distill(target, draft, sequences: list[tuple[list[int], int]], loss: str = "
             x = torch.tensor([ids[:-1]], device=next(draft.parameters()).device)
             with torch.no_grad():
                 p = target(input_ids=x).logits[0, n - 1:]
-            value = distill_loss(loss, p, draft(input_ids=x).logits[0, n - 1:], beta)
+            value = distill_loss(loss, target_for(draft, p), training_logits(draft, x)[0, n - 1:], beta)
             opt.zero_grad(set_to_none=True)
             value.backward()
             opt.step()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from osdsim.real.drafts import target_for, training_logits
 from osdsim.real.losses import distill_loss
 from osdsim.real.speculative import Generation, speculative_generate, target_generate
 
@@ -64,9 +65,9 @@ class OnlineDistiller:
         device = next(self.draft.parameters()).device
         for s in self.buffer:
             x = torch.tensor([s.ids[:-1]], device=device)
-            logits = self.draft(input_ids=x).logits[0, s.prompt_tokens - 1:]
+            logits = training_logits(self.draft, x)[0, s.prompt_tokens - 1:]
             m = s.train_mask.to(device)
-            loss = distill_loss(self.loss, s.target_logits.to(device)[m], logits[m], self.beta)
+            loss = distill_loss(self.loss, target_for(self.draft, s.target_logits.to(device)[m]), logits[m], self.beta)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

@@ -73,3 +73,33 @@ def load_with_proposer(target: str | None, kind: str, *, self_layers: int | None
     model = load_model(tdir, device, dtype)
     proposer = make_proposer(kind, model, self_layers=self_layers, max_ngram=max_ngram, min_ngram=min_ngram)
     return Pair(model, proposer, load_tokenizer(tdir), target or "osdsim-small-target", proposer.name)
+
+
+DRAFT_SPEC = "layers:"  # --draft layers:K builds a new draft from the target (osdsim.real.drafts)
+
+
+def is_built_draft(spec: str | None) -> bool:
+    return isinstance(spec, str) and spec.startswith(DRAFT_SPEC)
+
+
+def build_pair(target: str | None, spec: str, draft_vocab: int, vocab_chars: int = 4_000_000,
+               device: str = "cpu", dtype: str = "float32", seed: int = 0, progress: bool = True) -> Pair:
+    """The target and a new draft of it: ``spec`` "layers:K" (its first K layers), with a head over
+    the ``draft_vocab`` most frequent tokens of ``vocab_chars`` characters of ShareGPT."""
+    from osdsim.real import datasets
+    from osdsim.real.drafts import rank_vocabulary, truncated_draft
+    from osdsim.real.pretrained import resolve
+
+    try:
+        layers = int(spec[len(DRAFT_SPEC):])
+    except ValueError:
+        raise ValueError(f"--draft {spec[:40]!r}: write layers:K with K a whole number of target layers") from None
+    tdir = resolve(target) if target else small_model_dir("target", seed, progress)
+    model, tokenizer = load_model(tdir, device, dtype), load_tokenizer(tdir)
+    keep, coverage = rank_vocabulary(tokenizer, datasets.vocabulary_texts(vocab_chars), draft_vocab,
+                                     tokenizer.all_special_ids)
+    name = target or "osdsim-small-target"
+    info = {"target": name, "vocab_corpus": f"ShareGPT V3, first {vocab_chars} characters, all turns",
+            "vocab_coverage": round(coverage, 4)}
+    draft = truncated_draft(model, layers, keep, info)
+    return Pair(model, draft, tokenizer, name, f"{name}:layers{layers}-vocab{draft_vocab}")

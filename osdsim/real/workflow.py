@@ -51,6 +51,7 @@ class RunOptions:
     threads: int = 0  # torch threads (0: torch's default)
     seed: int = 0
     progress: bool = True
+    save_draft: str | None = None  # --online: write the adapted draft here at the end (HF folder)
 
     def check(self) -> None:
         check_run_numbers(self)  # finite, in range, of the right type: before any model is loaded
@@ -71,6 +72,8 @@ class RunOptions:
             raise ValueError("--proposer self needs --self-layers K (the target's first K layers draft)")
         if self.proposer != "self" and self.self_layers is not None:
             raise ValueError("--self-layers applies to --proposer self only")
+        if self.save_draft and not self.online:
+            raise ValueError("--save-draft writes the online-distilled draft; add --online")
 
     def online_meta(self) -> dict | None:
         if not self.online:
@@ -124,6 +127,11 @@ def serve_to_trace(options: RunOptions, out: str | None = None, resume: bool = F
     refused with the holder's PID. A fresh trace appears with its meta line (written beside it and
     renamed), so a run that fails early leaves nothing; a resume must match the meta line."""
     options.check()
+    if options.save_draft:  # refused now, not after the run: a file, or a folder of other files
+        from osdsim.real.model_workflows import DRAFT_FILES
+        from osdsim.safe.atomic import check_out_dir
+
+        check_out_dir(options.save_draft, DRAFT_FILES, "--save-draft folder")
     if resume and not out:
         raise ValueError("--resume needs --out, the trace to continue")
     with OutputLock(out, "trace") if out else contextlib.nullcontext():
@@ -191,6 +199,10 @@ def _serve(options: RunOptions, out: str | None, resume: bool) -> dict[str, Any]
     finally:
         if writer:
             writer.close()
+    if o.save_draft:
+        from osdsim.real.model_workflows import save_draft
+
+        save_draft(pair, o.save_draft)
     return _summary(out, meta, rows, start)
 
 

@@ -188,6 +188,8 @@ def assumptions(cl) -> dict:
     else:
         count = f"{w.num_requests} requests" if w.num_requests is not None else f"{w.duration_s:g} s"
         workload = f"{w.arrival} arrivals at {w.rate:g} req/s, {count}"
+    if w.dataset is not None and w.arrival != "replay":
+        workload += f", lengths from {w.dataset}" + (f" in {w.tokenizer} tokens" if w.tokenizer else "")
     def name(card):
         return getattr(card, "name", card)
 

@@ -60,6 +60,10 @@ class Workload:
     output_tokens: LengthDist = LengthDist(mean=128.0)
     domains: tuple[str, ...] = ("default",)
     schedule: Schedule = Schedule()
+    # lengths from real conversations instead of prompt_tokens/output_tokens (osdsim.trace.lengths):
+    # "sharegpt" (counted in `tokenizer`'s tokens) or a CSV with prompt_tokens, output_tokens
+    dataset: str | None = None
+    tokenizer: str | None = None
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,14 @@ def _workload(raw: Mapping) -> Workload:
         output_tokens=_length(raw.get("output_tokens", 128), "workload.output_tokens"),
         domains=tuple(domains),
         schedule=_schedule(raw.get("schedule", "mix"), len(domains)),
+        dataset=None if raw.get("dataset") is None else _str(raw["dataset"], "workload.dataset"),
+        tokenizer=None if raw.get("tokenizer") is None else _str(raw["tokenizer"], "workload.tokenizer"),
     )
+    if out.dataset is not None and ({"prompt_tokens", "output_tokens"} & set(raw)):
+        raise ValueError("workload.dataset draws prompt and output lengths itself: drop workload.prompt_tokens "
+                         "and workload.output_tokens, or drop workload.dataset")
+    if out.tokenizer is not None and out.dataset is None:
+        raise ValueError("workload.tokenizer counts the lengths of workload.dataset; give workload.dataset too")
     if arrival == "closed" and out.num_requests is None:
         raise ValueError("workload.num_requests is required when workload.arrival is closed (the clients "
                          "send requests until that many were sent)")

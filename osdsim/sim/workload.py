@@ -135,7 +135,13 @@ def generate(scenario: Scenario, rng: np.random.Generator, requests=None) -> Req
     else:
         arrivals = arrival_times(rng, w)
     n = len(arrivals)
-    prompt = draw_lengths(rng, w.prompt_tokens, n)
-    output = draw_lengths(rng, w.output_tokens, n)
+    if w.dataset is not None:
+        from osdsim.trace.lengths import DATASETS, draw
+
+        prompt, output = draw(rng, w.dataset if w.dataset in DATASETS else scenario.resolve(w.dataset),
+                              w.tokenizer, n)
+    else:
+        prompt = draw_lengths(rng, w.prompt_tokens, n)
+        output = draw_lengths(rng, w.output_tokens, n)
     domain = draw_domains(rng, w.schedule, len(w.domains), n)
     return Requests(arrivals, prompt, output, domain, w.domains)
