@@ -34,20 +34,9 @@ def load(items: list[str]) -> dict:
 
 
 def align(runs: dict) -> dict:
-    """Put every run on the longest run's record axis, block by block: a shorter run of the same
-    schedule (fewer records per domain block, same prompts) lines up with the start of each block."""
-    if not runs:
-        return runs
-    first = max(runs.values(), key=len)
-    starts = first.groupby(first["domain"].ne(first["domain"].shift()).cumsum())["record"].min()
-    out = {}
-    for label, df in runs.items():
-        block = df["domain"].ne(df["domain"].shift()).cumsum()
-        offset = df.groupby(block).cumcount()
-        if block.max() > len(starts):
-            raise ValueError(f"{label}: more domain blocks than the longest run")
-        out[label] = df.assign(record=block.map(starts).to_numpy() + offset.to_numpy())
-    return out
+    from osdsim.trace.blocks import align_blocks
+
+    return align_blocks(runs)
 
 
 def main() -> None:

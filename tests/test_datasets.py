@@ -73,3 +73,21 @@ def test_a_chat_template_tokenizer_gets_each_prompt_as_one_user_turn():
         text = fast.decode(r.prompt)
         assert text.startswith("<|user|>") and text.endswith("<|assistant|>")
         assert len(r.prompt) == 4 + 2  # the user text cut to 4 tokens, then the template's two
+
+
+def test_the_training_split_is_one_conversation_in_eight_and_never_a_prompt():
+    convs = [{"id": f"c{i}", "conversations": [{"from": "human", "value": "hello there " * 3},
+                                                 {"from": "gpt", "value": "hi"}]} for i in range(400)]
+    train = [c for c in convs if D.in_training_split(c)]
+    assert 25 <= len(train) <= 75  # ~1/8, by a hash of the id
+    assert D.in_training_split(train[0]) and D.in_training_split(dict(train[0]))  # stable
+
+
+def test_training_conversations_become_chat_messages(tmp_path, monkeypatch):
+    turns = [{"from": "human", "value": "q"}, {"from": "system", "value": "note"}, {"from": "gpt", "value": "a"}]
+    convs = [{"id": f"c{i}", "conversations": turns} for i in range(64)]
+    monkeypatch.setattr(D, "sharegpt_conversations", lambda limit=None, path=None: iter(convs))
+    got = list(D.training_conversations())
+    assert len(got) == sum(D.in_training_split(c) for c in convs) and got
+    assert got[0] == [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    assert len(list(D.training_conversations(limit=1))) == 1

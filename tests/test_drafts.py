@@ -135,3 +135,43 @@ def test_online_update_lowers_the_coarsened_loss(target):
             distiller.add([i, i + 1], g)
         distiller.update()
     assert loss() < 0.5 * before
+
+
+class TemplateTokenizer:
+    """Renders a conversation as role markers and characters: ids are small and predictable."""
+
+    def apply_chat_template(self, messages, tokenize=True):
+        out = []
+        for m in messages:
+            out += [1 if m["role"] == "user" else 2] + [10 + (ord(c) % 40) for c in m["content"]]
+        return out
+
+
+def test_conversation_chunks_render_and_cut_the_text():
+    from osdsim.real.offline import conversation_chunks
+
+    convs = [[{"role": "user", "content": "abc"}, {"role": "assistant", "content": "de"}]] * 10
+    chunks = conversation_chunks(TemplateTokenizer(), iter(convs), 4, 14)
+    assert chunks == [[1, 27, 28, 29], [2, 30, 31, 1], [27, 28, 29, 2]]  # 14 tokens: 3 whole chunks
+
+
+def test_text_distillation_brings_the_draft_toward_the_target(target):
+    from osdsim.real.offline import distill_text
+
+    draft = truncated_draft(target, 1, KEEP)
+    g = torch.Generator().manual_seed(0)
+    chunks = torch.randint(0, 64, (16, 12), generator=g).tolist()
+    x = torch.tensor(chunks)
+
+    def loss():
+        with torch.no_grad():
+            return float(forward_kl(target_for(draft, target(input_ids=x).logits).reshape(-1, 17),
+                                    training_logits(draft, x).reshape(-1, 17)))
+
+    before = loss()
+    frozen = draft.lm.model.embed_tokens.weight.clone()
+    for seed in range(6):
+        stats = distill_text(target, draft, chunks, lr=1e-2, batch=4, seed=seed)
+    assert stats["text_steps"] == 4 and stats["text_tokens"] == 16 * 12
+    assert loss() < 0.5 * before
+    assert torch.equal(draft.lm.model.embed_tokens.weight, frozen)  # the target's embedding stays

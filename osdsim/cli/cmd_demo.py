@@ -5,16 +5,18 @@ behind an ordinary osdsim subcommand (``osdsim.cli.demo_stages``), so the demo i
 example of the API:
 
 1. closed forms: speedup vs α for several γ and c; the roofline batch study on an A100-80G;
-2. real models (PyTorch, CPU): train osdsim's demo-size target and draft (cached), serve a
-   domain-shift stream (code → sql → math) with online distillation, each record also decoded
-   plainly as the baseline → a trace and fitted learning curves;
-3. calibrate the CPU card on the even records' step timings, validate on the odd records;
-4. simulate Vicuna-7B + LLaMA-160M on an A100-80G with the measured learning curves;
+2. real models: the committed SmolLM2-135M-Instruct experiments (online vs offline-distilled vs
+   frozen 2-layer drafts through sql-q → math-q → humaneval, ``analysis/smollm2_osd.sh``, ~1.5 h
+   here, so they are read from ``traces/``, not rerun), then a live run on this machine:
+   SmolLM2 with a 2-layer draft built from it and distilled for a minute (cached), adapted
+   online on 24 text-to-SQL questions, each record also decoded plainly as the baseline;
+3. calibrate the CPU card on the live run's even records, validate on its odd records;
+4. simulate Vicuna-7B + LLaMA-160M on an A100-80G with the committed run's learning curves and
+   ShareGPT's request lengths;
 5. a what-if sweep (arrival rate × γ) and a capacity plan for a TPOT SLO;
 6. figures and a Markdown report in the output folder (``osdsim.cli.demo_report``).
 
-``--skip-real`` leaves out stages 2–3 (no torch needed) and drives the simulator with the
-committed trace's learning curves instead.
+``--skip-real`` leaves out the live run and stage 3 (no torch or model needed).
 """
 
 from __future__ import annotations
@@ -28,19 +30,17 @@ from osdsim.cli.common import Result, add_parser, table
 from osdsim.safe.atomic import ensure_folder, write_text_atomic
 from osdsim.safe.numbers import int_range
 
-COMMITTED_CURVES = Path(__file__).resolve().parents[2] / "traces" / "osd-small-cpu-shift.jsonl.curves.json"
-
 
 def register(subparsers) -> None:
     p = add_parser(subparsers, "demo", "run the main job on embedded defaults",
-                   "The whole loop: closed forms, a real OSD run on small local models, calibration, "
+                   "The whole loop: closed forms, real OSD runs of SmolLM2-135M (committed and live), calibration, "
                    "validation, simulation of a 7B service, a what-if sweep and a capacity plan; "
                    "figures and a Markdown report.")
     p.add_argument("--figures", help="folder for the figures (default: <out>/figures; `make demo` passes "
                                      "figures/, the repository's committed figures, which are replaced)")
     p.add_argument("--out", default="demo-out", help="folder for traces, tables, cards and report.md")
     p.add_argument("--skip-real", action="store_true",
-                   help="no real PyTorch run: use the committed trace's learning curves")
+                   help="no live PyTorch run: only the committed SmolLM2 traces")
     p.add_argument("--records", type=int_range(1, 10_000_000), help="serve only the first N records of the real stream")
     p.set_defaults(handler=run, writes=("out", "figures"))
 
@@ -73,6 +73,14 @@ def run(args) -> Result:
     st = Stages()
     st.say(f"writing into {out}/ and the figures into {figures}/")
     results: dict = {"closed_forms": st.stage("closed forms", stages.closed_forms, figures, out)}
+    results["committed"] = st.stage("SmolLM2 experiments (committed traces, not rerun)",
+                                    stages.committed_experiments, figures)
+    if not args.skip_real:
+        from osdsim.real.pretrained import PRETRAINED, available
+
+        if not available("smollm2-135m"):
+            st.say(f"SmolLM2 is not installed: skipping the live run ({PRETRAINED['smollm2-135m'].install})")
+            args.skip_real = True
     if not args.skip_real:
         try:
             from osdsim.real.env import import_torch
@@ -82,20 +90,23 @@ def run(args) -> Result:
             st.say("torch is not installed: skipping the real run (pip install 'osdsim[real]')")
             args.skip_real = True
     if not args.skip_real:
-        results["real"] = st.stage("real OSD run (train demo models if not cached, then serve)",
+        results["real"] = st.stage("live OSD run (SmolLM2 + a draft distilled once and cached)",
                                    stages.real_run, out, args.records)
         results["loop"] = st.stage("calibrate on even records, validate on odd", stages.calibrate_and_validate,
                                    out, figures, results["real"]["trace_path"])
-        curves = Path(results["real"]["curves"])
-    else:
-        curves = COMMITTED_CURVES
-        if not curves.exists():  # an installed package without the repository's traces/
-            raise ValueError(f"the committed learning curves {curves} are missing; run the demo from a checkout")
+    curves = Path(results["committed"]["curves"])
     import json
 
     import yaml
 
-    scenario = stages.service_scenario(curves)
+    lengths = None if args.skip_real else st.stage("ShareGPT lengths in SmolLM2 tokens", stages.sharegpt_lengths)
+    if lengths is None:
+        from osdsim.trace.lengths import table_path
+
+        if table_path("sharegpt", "smollm2-135m").is_file():  # built by an earlier run: reuse it
+            lengths = {"dataset": "sharegpt", "tokenizer": "smollm2-135m"}
+    scenario = stages.service_scenario(curves, lengths)
+    results["lengths_from"] = (lengths or {}).get("dataset")
     scenario_path = out / "service_scenario.yaml"
     write_text_atomic(scenario_path, yaml.safe_dump(scenario, sort_keys=False), "scenario")
     results["service"] = st.stage("simulate the 7B service", stages.simulate_service, figures, out, scenario)

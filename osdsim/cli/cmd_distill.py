@@ -24,7 +24,11 @@ def register(subparsers) -> None:
     p.add_argument("--source", default="teacher",
                    choices=["teacher", "student", "mixed_token", "mixed_request"])
     p.add_argument("--ratio", type=float, default=0.5, help="teacher share for mixed sources")
-    p.add_argument("--domains", default="sql,math,code,prose")
+    p.add_argument("--domains", default="sql,math,code,prose",
+                   help="domains whose prompts the target answers for the draft to learn from ('' for none)")
+    p.add_argument("--text-tokens", type=int, default=0,
+                   help="first distil on this many tokens of ShareGPT conversations (teacher forcing, fast)")
+    p.add_argument("--text-lr", type=float, default=3e-4, help="learning rate of the --text-tokens pass")
     p.add_argument("--prompts-per-domain", type=int, default=64)
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--epochs", type=int, default=2)
@@ -51,7 +55,8 @@ def distill(args):
         domains=args.domains.split(","), prompts_per_domain=args.prompts_per_domain,
         max_new_tokens=args.max_new_tokens, epochs=args.epochs, lr=args.lr, loss=args.loss, beta=args.beta,
         device=args.device, dtype=args.dtype, threads=args.threads, seed=args.seed,
-        progress=progress_on(args), draft_vocab=args.draft_vocab)
+        progress=progress_on(args), draft_vocab=args.draft_vocab, text_tokens=args.text_tokens,
+        text_lr=args.text_lr)
     save_draft(pair, args.out)
     payload = {"out": args.out, **summary}
     return Result(payload, key_values(payload))

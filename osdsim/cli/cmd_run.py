@@ -73,12 +73,38 @@ def record_run(opts, out: str | None = None, resume: bool = False) -> dict:
     payload = serve_to_trace(opts, out, resume)
     if out:
         payload["curves"] = write_curves(out)
+        payload["models"] = write_models(out, payload)
     return payload
 
 
 def run(args):
     payload = record_run(options(args), args.out, args.resume)
     return Result(payload, key_values({k: v for k, v in payload.items() if not isinstance(v, dict)}))
+
+
+def write_models(path: str, payload: dict) -> str:
+    """The architectures of the run's target and draft model, as ``osdsim calibrate`` reads them
+    (``<trace>.models.json``, keyed by the names in the trace's meta line), so the trace calibrates
+    on a machine without the models. "" when neither is a model folder (an n-gram proposer's run
+    of osdsim's small target names no folder)."""
+    import json
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from osdsim.real.pretrained import is_pretrained, model_dir
+    from osdsim.specs.hf import model_spec_from_hf_dir
+
+    specs = {}
+    for name in (payload.get("target"), payload.get("draft")):
+        if not isinstance(name, str):
+            continue
+        folder = model_dir(name) if is_pretrained(name) else Path(name)
+        if (folder / "config.json").is_file():
+            specs[name] = asdict(model_spec_from_hf_dir(folder, name))
+    if not specs:
+        return ""
+    write_text_atomic(f"{path}.models.json", json.dumps(specs, indent=2) + "\n", "model specs")
+    return f"{path}.models.json"
 
 
 def write_curves(path: str) -> str:

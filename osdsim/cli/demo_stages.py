@@ -17,8 +17,15 @@ ALPHAS = [round(0.05 * i, 2) for i in range(0, 20)] + [0.98]
 GAMMAS = [1, 3, 5, 8]
 CS = [0.02, 0.1, 0.3]
 TARGET, DRAFT, HARDWARE = "vicuna-7b-v1.3", "llama-160m", "a100-80g"
-SCHEDULE = "code:16,sql:64,math:64"  # a shift from the draft's own domain to two new ones
 SLO_TPOT_S = 0.025
+# The live run: SmolLM2-135M-Instruct and a 2-layer draft built from it, distilled for about a
+# minute on ShareGPT text (cached), then adapted online on text-to-SQL questions it never saw.
+LIVE_SCHEDULE = "sql-q:24"
+LIVE_TEXT_TOKENS = 16_384
+# The committed SmolLM2 experiments (analysis/smollm2_osd.sh, ~1.5 h on the 2-core VM).
+TRACES = Path(__file__).resolve().parents[2] / "traces"
+COMMITTED = {"online (OSD)": "smollm2-osd-cpu.jsonl", "offline-distilled": "smollm2-offline-cpu.jsonl",
+             "frozen": "smollm2-frozen-cpu.jsonl"}
 
 
 def speedup_grid():
@@ -69,18 +76,61 @@ def closed_forms(figures: Path, out: Path) -> dict:
     return {"grid_points": len(grid), "table": pick, "batches": batches}
 
 
+def committed_experiments(figures: Path) -> dict:
+    """The committed SmolLM2 runs: α over records for the online, offline-distilled and frozen
+    drafts on one shifting stream, and the online run's α and speedup per block."""
+    from osdsim.plots.online import alpha_over_records
+    from osdsim.plots.style import save
+    from osdsim.trace import read_trace
+    from osdsim.trace.blocks import align_blocks, block_table
+
+    paths = {label: TRACES / name for label, name in COMMITTED.items()}
+    missing = [str(p) for p in paths.values() if not p.is_file()]
+    if missing:  # an installed package without the repository's traces/
+        raise ValueError(f"the committed traces {', '.join(missing)} are missing; run the demo from a checkout")
+    records = {label: read_trace(p).records for label, p in paths.items()}
+    save(alpha_over_records(align_blocks(records), 25, "SmolLM2-135M + 2-layer draft (CPU): α over records, "
+                            "committed traces"), figures / "demo_smollm2_alpha.png")
+    blocks = {label: block_table(r, 50) for label, r in records.items()}
+    online = blocks["online (OSD)"]
+    return {"traces": {label: str(p) for label, p in paths.items()},
+            "online_blocks": online.round(3).to_dict("records"),
+            "static_alpha": {label: b.set_index("domain")["alpha_first"].round(3).to_dict()
+                             for label, b in blocks.items() if label != "online (OSD)"},
+            "curves": str(paths["online (OSD)"]) + ".curves.json"}
+
+
+def live_draft(progress: bool = False) -> str:
+    """The live run's draft, distilled once and cached (about a minute on two cores)."""
+    from osdsim.real.model_workflows import distill_offline, save_draft
+    from osdsim.real.small import CACHE_DIR
+
+    folder = CACHE_DIR / "smollm2-drafts" / f"demo-l2-{LIVE_TEXT_TOKENS}"
+    if not (folder / "config.json").is_file():
+        pair, _ = distill_offline(target="smollm2-135m", draft="layers:2", domains=[], text_tokens=LIVE_TEXT_TOKENS,
+                                  text_lr=1e-3, progress=progress)
+        save_draft(pair, str(folder))
+    return str(folder)
+
+
 def real_run(out: Path, records: int | None) -> dict:
-    """A real OSD run of the demo's small models on a domain-shift stream (``osdsim run``)."""
+    """A live OSD run on this machine (``osdsim run``): SmolLM2-135M-Instruct, the cached demo
+    draft adapted online on text-to-SQL questions, each record also decoded plainly."""
     from osdsim.cli.cmd_run import record_run
-    from osdsim.real.pair import small_model_dir
     from osdsim.real.workflow import RunOptions
 
     trace = out / "osd-run.jsonl"
-    options = RunOptions(target=str(small_model_dir("demo-target")), draft=str(small_model_dir("demo-draft")),
-                         schedule=SCHEDULE, gamma=2, max_new_tokens=32, online=True, update_interval=4, lr=1e-3,
+    options = RunOptions(target="smollm2-135m", draft=live_draft(), schedule=LIVE_SCHEDULE, gamma=3,
+                         max_new_tokens=32, online=True, update_interval=4, lr=5e-4, positions="all",
                          baseline=True, threads=1, records=records or None, progress=False)
     # A finished trace resumes as a no-op; a killed one continues.
-    return record_run(options, str(trace), resume=trace.exists()) | {"trace_path": str(trace)}
+    payload = record_run(options, str(trace), resume=trace.exists()) | {"trace_path": str(trace)}
+    from osdsim.trace import read_trace
+    from osdsim.trace.blocks import block_table
+
+    payload["blocks"] = block_table(read_trace(str(trace)).records, 8).round(3).to_dict("records")
+    payload.update(schedule=LIVE_SCHEDULE, text_tokens=LIVE_TEXT_TOKENS)
+    return payload
 
 
 def calibrate_and_validate(out: Path, figures: Path, trace: str) -> dict:
@@ -98,22 +148,38 @@ def calibrate_and_validate(out: Path, figures: Path, trace: str) -> dict:
     typical = out / "cpu-demo-median.yaml"  # least absolute deviations: the machine's usual speed
     calibrate_to(str(typical), trace=trace, records="even", statistic="median")
     val_median = validate_to(trace, card=str(typical), records="odd").payload
-    save(alpha_over_records(read_trace(trace).records,
-                            title="Real OSD run on osdsim's demo models (CPU): α over records"),
+    save(alpha_over_records(read_trace(trace).records, 8,
+                            title="Live OSD run, SmolLM2-135M + 2-layer draft (this CPU): α over records"),
          figures / "demo_alpha_over_records.png")
     return {"calibration": cal, "validation": val, "validation_median": val_median}
 
 
-def service_scenario(curves: Path) -> dict:
-    """Vicuna-7B + LLaMA-160M on A100-80Gs, domains and learning curves from a real run."""
+def sharegpt_lengths() -> dict | None:
+    """ShareGPT's prompt and output lengths in SmolLM2's tokens for the simulated service (the
+    table is built once, ~30 s); None where the real extra or the data is not installed."""
+    from osdsim.trace.lengths import table_path
+
+    if not table_path("sharegpt", "smollm2-135m").is_file():
+        try:
+            from osdsim.real.lengths import build_table
+
+            build_table("sharegpt", "smollm2-135m", progress=False)
+        except (ImportError, ValueError):
+            return None
+    return {"dataset": "sharegpt", "tokenizer": "smollm2-135m"}
+
+
+def service_scenario(curves: Path, lengths: dict | None = None) -> dict:
+    """Vicuna-7B + LLaMA-160M on A100-80Gs, domains and learning curves from a real run; request
+    lengths from ShareGPT (``lengths``) or lognormal."""
     import json
 
     domains = list(json.loads(curves.read_text())["domains"])  # the real stream's order
+    sizes = lengths or {"prompt_tokens": {"dist": "lognormal", "mean": 256, "cv": 0.6},
+                        "output_tokens": {"dist": "lognormal", "mean": 128, "cv": 0.5}}
     return {
         "seed": 0, "target": TARGET, "draft": DRAFT, "hardware": HARDWARE, "max_batch": 64, "gamma": 2,
-        "workload": {"arrival": "poisson", "rate": 8.0, "num_requests": 1500,
-                     "prompt_tokens": {"dist": "lognormal", "mean": 256, "cv": 0.6},
-                     "output_tokens": {"dist": "lognormal", "mean": 128, "cv": 0.5},
+        "workload": {"arrival": "poisson", "rate": 8.0, "num_requests": 1500, **sizes,
                      "domains": domains, "schedule": {"kind": "blocks", "block_records": 500}},
         "acceptance": {"model": "learning_curve", "curves": str(curves.resolve())},
         "online": {"update_interval": 8, "mode": "spare"},

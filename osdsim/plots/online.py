@@ -49,3 +49,26 @@ def alpha_over_records(runs: pd.DataFrame | dict[str, pd.DataFrame], window: int
     ax.legend(loc="lower right", fontsize=8)
     fig.suptitle(title)
     return fig
+
+
+def alpha_gain_bars(table: pd.DataFrame, label: str = "domain",
+                    title: str = "α at the start and the end of each block"):
+    """Paired bars per row of a block table (``osdsim.trace.blocks.block_table``: ``alpha_first``,
+    ``alpha_last``), labelled by ``label`` (a domain, a language), the gain written above."""
+    from osdsim.plots.style import need
+
+    need(table, [label, "alpha_first", "alpha_last"], "alpha_gain_bars")
+    if table.empty:
+        raise ValueError("alpha_gain_bars needs at least one row")
+    fig, ax = new_figure(width=max(5.0, 0.8 * len(table) + 2), height=3.6)
+    x = range(len(table))
+    ax.bar([i - 0.2 for i in x], table["alpha_first"], 0.4, label="first records")
+    ax.bar([i + 0.2 for i in x], table["alpha_last"], 0.4, label="last records")
+    for i, (a, b) in enumerate(zip(table["alpha_first"], table["alpha_last"])):
+        ax.text(i, max(a, b) + 0.02, f"{b - a:+.2f}", ha="center", fontsize=8)
+    ax.set_xticks(list(x), [str(v) for v in table[label]])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("mean α")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.suptitle(title)
+    return fig

@@ -10,6 +10,10 @@
 - ``sql-q``, ``math-q``: osdsim's text-to-SQL and grade-school arithmetic generators
   (``osdsim.real.corpus``) phrased as questions an instruction-tuned model answers.
 
+One ShareGPT conversation in eight (by a CRC-32 of its id, :func:`in_training_split`) is kept
+out of every prompt pool: it is the text drafts are distilled on (``osdsim distill --text``),
+so no stream prompt was ever seen by a draft in training.
+
 The packaged ShareGPT file ends inside a string (the package holds its first 125,509,632 bytes);
 :func:`sharegpt_conversations` reads every complete conversation before that and says how many.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import zlib
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -89,6 +94,32 @@ def sharegpt_conversations(limit: int | None = None, path=None) -> Iterator[dict
             yield item
 
 
+TRAINING_SHARE = 8  # one conversation in this many is distillation text, never a prompt
+ROLES = {"human": "user", "user": "user", "gpt": "assistant", "chatgpt": "assistant", "bing": "assistant",
+         "assistant": "assistant"}
+
+
+def in_training_split(conversation: dict) -> bool:
+    key = str(conversation.get("id", "")).encode()
+    return zlib.crc32(key) % TRAINING_SHARE == 0
+
+
+def training_conversations(limit: int | None = None) -> Iterator[list[dict]]:
+    """The training split's conversations as chat messages ({"role", "content"}), in file order;
+    turns of other roles (system notes) are dropped and a conversation must start with the user."""
+    count = 0
+    for conv in sharegpt_conversations():
+        if not in_training_split(conv):
+            continue
+        messages = [{"role": ROLES[t["from"]], "content": t["value"]} for t in conv["conversations"]
+                    if isinstance(t, dict) and t.get("from") in ROLES and isinstance(t.get("value"), str) and t["value"]]
+        if len(messages) >= 2 and messages[0]["role"] == "user":
+            yield messages
+            count += 1
+            if limit is not None and count >= limit:
+                return
+
+
 def first_user_turn(conversation: dict) -> str | None:
     for turn in conversation.get("conversations", []):
         if isinstance(turn, dict) and turn.get("from") == "human" and isinstance(turn.get("value"), str):
@@ -103,6 +134,8 @@ def first_turns_by_language(scan: int) -> dict[str, tuple[str, ...]]:
     by :func:`language`: the 125 MB file is read once however many chat domains a stream has."""
     pools: dict[str, list[str]] = {}
     for conv in sharegpt_conversations(scan):
+        if in_training_split(conv):
+            continue
         turn = first_user_turn(conv)
         if turn and len(turn) >= 20:
             pools.setdefault(language(turn), []).append(turn)

@@ -14,7 +14,7 @@ The head has one row per kept token and one "other" row for the rest of the voca
 distillation compares the draft with the target's distribution coarsened onto the same buckets
 (:meth:`ReducedHeadLM.project`), an exact KL rather than a truncated one. The input embedding
 covers the whole vocabulary (a lookup costs nothing per token), so prompts in any language reach
-the draft intact. Initialising from the target's first layers (LayerSkip, Elhoushi et al. 2024,
+the draft intact; it stays the target's, frozen (as EAGLE's draft shares the target's embedding). Initialising from the target's first layers (LayerSkip, Elhoushi et al. 2024,
 arXiv 2404.16710; the "self" proposer) lets distillation start from the target's own features.
 """
 
@@ -46,6 +46,7 @@ class ReducedHeadLM(torch.nn.Module):
         if lm.lm_head.out_features != len(keep_ids) + 1:
             raise ValueError(f"head has {lm.lm_head.out_features} rows for {len(keep_ids)} kept tokens + 1")
         self.lm = lm
+        lm.get_input_embeddings().weight.requires_grad_(False)  # the target's embedding, kept as it is
         self.register_buffer("keep_ids", keep_ids.long().clone())
         self.full_vocab = int(full_vocab)
         self.config = lm.config

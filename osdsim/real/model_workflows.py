@@ -50,14 +50,23 @@ def distill_offline(*, target: str | None = None, draft: str | None = None, draf
                     prompts_per_domain: int = 64, max_new_tokens: int = 64, epochs: int = 2,
                     lr: float = 1e-3, loss: str = "fkl", beta: float = 0.5, device: str = "cpu",
                     dtype: str = "float32", threads: int = 0, seed: int = 0, progress: bool = True,
-                    draft_vocab: int = 8192):
+                    draft_vocab: int = 8192, text_tokens: int = 0, text_lr: float = 3e-4):
     """Offline distillation of the draft (the OSD paper's static baseline, ``osdsim.real.offline``):
     returns (the pair with its distilled draft, a summary). :func:`save_draft` writes the draft.
 
     ``draft`` "layers:K" builds a new draft from the target (its first K layers, a head over the
     ``draft_vocab`` most frequent tokens: ``osdsim.real.drafts``). The teacher's continuations
     are cached (``osdsim.real.offline.cached_sequences``): drafts of several sizes distilled on
-    the same prompts generate them once."""
+    the same prompts generate them once.
+
+    ``text_tokens`` > 0 first distils on that many tokens of ShareGPT's training split rendered
+    with the target's chat template (teacher forcing, no generation: ``offline.distill_text``);
+    ``domains`` may then be empty."""
+    domains = [d.strip() for d in domains if d.strip()]
+    check_int(text_tokens, "--text-tokens", 0, 100_000_000)
+    check_number(text_lr, "--text-lr", minimum=0, maximum=10, strict=True)
+    if not domains and not text_tokens:
+        raise ValueError("nothing to distil on: give --domains or --text-tokens")
     if prompts_per_domain < 1 or epochs < 1 or not 0 <= ratio <= 1:
         raise ValueError("--prompts-per-domain and --epochs must be >= 1 and --ratio in 0..1")
     check_int(prompts_per_domain, "--prompts-per-domain", 1, 1_000_000)
@@ -78,19 +87,41 @@ def distill_offline(*, target: str | None = None, draft: str | None = None, draf
     from osdsim.real.pair import build_pair, is_built_draft, load_pair
     from osdsim.real.stream import build_requests, parse_schedule
 
-    schedule = parse_schedule(",".join(f"{d.strip()}:{prompts_per_domain}" for d in domains))
+    schedule = parse_schedule(",".join(f"{d}:{prompts_per_domain}" for d in domains)) if domains else []
     if is_built_draft(draft):
         pair = build_pair(target, draft, draft_vocab, device=device, dtype=dtype, seed=seed, progress=progress)
     else:
         pair = load_pair(target, draft, draft_size, device, dtype, seed, progress=progress)
-    prompts = [r.prompt for r in build_requests(pair.tokenizer, schedule, seed + PROMPT_SEED_OFFSET)]
-    seqs = cached_sequences(pair, prompts, max_new_tokens, source, seed, ratio, progress)
-    bar = tqdm(total=len(seqs) * epochs, desc="distill", disable=not progress, leave=False)
-    stats = distill(pair.target, pair.draft, seqs, loss, lr, epochs, seed, beta, progress=lambda _: bar.update(1))
-    bar.close()
-    summary = {**pair.describe(), **_draft_info(pair.draft), "source": source, "loss": loss, "sequences": len(seqs), "epochs": epochs,
-               "lr": lr, **stats}
+    summary = {**pair.describe(), **_draft_info(pair.draft), "loss": loss}
+    if text_tokens:
+        summary.update(_distill_on_text(pair, text_tokens, loss, text_lr, seed, beta, progress))
+    if schedule:
+        prompts = [r.prompt for r in build_requests(pair.tokenizer, schedule, seed + PROMPT_SEED_OFFSET)]
+        seqs = cached_sequences(pair, prompts, max_new_tokens, source, seed, ratio, progress)
+        bar = tqdm(total=len(seqs) * epochs, desc="distill", disable=not progress, leave=False)
+        stats = distill(pair.target, pair.draft, seqs, loss, lr, epochs, seed, beta, progress=lambda _: bar.update(1))
+        bar.close()
+        summary.update({"source": source, "sequences": len(seqs), "epochs": epochs, "lr": lr, **stats})
     return pair, summary
+
+
+TEXT_SEQ_LEN, TEXT_BATCH = 256, 4  # chunks of ShareGPT text for distill_text
+
+
+def _distill_on_text(pair, text_tokens: int, loss: str, lr: float, seed: int, beta: float, progress: bool) -> dict:
+    from tqdm import tqdm
+
+    from osdsim.real.datasets import training_conversations
+    from osdsim.real.offline import conversation_chunks, distill_text
+
+    chunks = conversation_chunks(pair.tokenizer, training_conversations(), TEXT_SEQ_LEN, text_tokens)
+    if not chunks:
+        raise ValueError(f"--text-tokens {text_tokens} is less than one {TEXT_SEQ_LEN}-token chunk")
+    bar = tqdm(total=len(chunks), desc="distill on text", disable=not progress, leave=False)
+    stats = distill_text(pair.target, pair.draft, chunks, loss, lr, TEXT_BATCH, seed, beta,
+                         progress=lambda _: bar.update(TEXT_BATCH))
+    bar.close()
+    return {"text": "ShareGPT V3 training split (osdsim.real.datasets), chat template", "text_lr": lr, **stats}
 
 
 def _draft_info(draft) -> dict:

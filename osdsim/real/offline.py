@@ -88,7 +88,7 @@ def distill(target, draft, sequences: list[tuple[list[int], int]], loss: str = "
             progress: Callable[[dict], None] | None = None) -> dict:
     """Train ``draft`` on ``sequences`` against the target's distributions (batch 1, AdamW)."""
     torch.manual_seed(seed)
-    opt = torch.optim.AdamW(draft.parameters(), lr=lr)
+    opt = torch.optim.AdamW([p for p in draft.parameters() if p.requires_grad], lr=lr)
     order = torch.Generator().manual_seed(seed)
     start, losses, tokens = time.perf_counter(), [], 0
     draft.train()
@@ -110,3 +110,60 @@ def distill(target, draft, sequences: list[tuple[list[int], int]], loss: str = "
     return {"steps": len(losses), "num_tokens": tokens, "first_loss": losses[0] if losses else None,
             "final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])),
             "train_s": time.perf_counter() - start}
+
+
+MAX_TURN_CHARS = 4000  # a longer turn is cut: many conversations, not a few long ones
+
+
+def conversation_chunks(tokenizer, conversations, seq_len: int, max_tokens: int) -> list[list[int]]:
+    """Conversations rendered with the target's chat template (what it reads and writes when
+    serving), concatenated and cut into ``seq_len``-token chunks, ``max_tokens`` in all."""
+    stream: list[int] = []
+    for messages in conversations:
+        cut = [{"role": m["role"], "content": m["content"][:MAX_TURN_CHARS]} for m in messages]
+        ids = tokenizer.apply_chat_template(cut, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "keys"):  # newer transformers return a BatchEncoding
+            ids = ids["input_ids"]
+        stream += [int(i) for i in ids]
+        if len(stream) >= max_tokens:
+            break
+    stream = stream[:max_tokens]
+    return [stream[i:i + seq_len] for i in range(0, len(stream) - seq_len + 1, seq_len)]
+
+
+def distill_text(target, draft, chunks: list[list[int]], loss: str = "fkl", lr: float = 3e-4, batch: int = 4,
+                 seed: int = 0, beta: float = 0.5, progress: Callable[[dict], None] | None = None) -> dict:
+    """One pass over ``chunks`` in batches: the draft learns the target's distribution at every
+    position (teacher forcing, no generation: hundreds of tokens a second on two CPU cores where
+    generating the teacher's text makes ten). AdamW, warm-up then cosine decay to a tenth."""
+    import math
+
+    torch.manual_seed(seed)
+    params = [p for p in draft.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr)
+    steps = max(1, math.ceil(len(chunks) / batch))
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, 0.1 + 0.45 * (1 + math.cos(math.pi * min(s, steps) / steps))))
+    order = torch.randperm(len(chunks), generator=torch.Generator().manual_seed(seed)).tolist()
+    device = next(draft.parameters()).device
+    start, losses = time.perf_counter(), []
+    draft.train()
+    for i in range(0, len(order), batch):
+        x = torch.tensor([chunks[j] for j in order[i:i + batch]], device=device)
+        with torch.no_grad():
+            p = target_for(draft, target(input_ids=x).logits)
+        q = training_logits(draft, x)
+        value = distill_loss(loss, p.reshape(-1, p.shape[-1]), q.reshape(-1, q.shape[-1]), beta)
+        opt.zero_grad(set_to_none=True)
+        value.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(value.detach()))
+        if progress:
+            progress({"loss": losses[-1]})
+    draft.eval()
+    return {"text_steps": len(losses), "text_tokens": len(order) * (len(chunks[0]) if chunks else 0),
+            "text_first_loss": losses[0] if losses else None,
+            "text_final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])), "text_s": time.perf_counter() - start}

@@ -49,7 +49,7 @@ class OnlineDistiller:
             raise ValueError(f"positions must be 'mismatch' or 'all', got {self.positions!r}")
         if self.update_interval < 1:
             raise ValueError("update_interval must be at least 1")
-        self.optimizer = torch.optim.AdamW(self.draft.parameters(), lr=self.lr)
+        self.optimizer = torch.optim.AdamW([p for p in self.draft.parameters() if p.requires_grad], lr=self.lr)
 
     def add(self, prompt: list[int], gen: Generation) -> None:
         mask = gen.mismatch if self.positions == "mismatch" else torch.ones_like(gen.mismatch)

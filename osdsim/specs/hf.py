@@ -67,4 +67,21 @@ def model_spec_from_hf_dir(path: str | Path, name: str | None = None) -> ModelSp
         raise ValueError(f"cannot read HF config {cfg}: {exc}") from None
     if not isinstance(config, dict):
         raise ValueError(f"{cfg}: an HF config.json must hold a mapping")
-    return model_spec_from_hf_config(config, name or (p.name if p.is_dir() else p.parent.name or p.stem))
+    spec = model_spec_from_hf_config(config, name or (p.name if p.is_dir() else p.parent.name or p.stem))
+    return _reduced_head(spec, cfg.parent / "osdsim-draft.json")
+
+
+def _reduced_head(spec, path: Path):
+    """An osdsim draft with a reduced head (``osdsim-draft.json`` beside its config: ``keep``
+    kept tokens + one "other" row) multiplies by keep + 1 head rows, not the vocabulary."""
+    if not path.is_file():
+        return spec
+    from dataclasses import replace
+
+    try:
+        keep = json.loads(path.read_text(encoding="utf-8"))["keep"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep < spec.vocab_size:
+        raise ValueError(f"{path}: keep must be a whole number in 1..{spec.vocab_size - 1}, got {keep!r}")
+    return replace(spec, head_vocab=keep + 1)

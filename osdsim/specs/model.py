@@ -27,6 +27,9 @@ class ModelSpec:
     qkv_bias: bool = False  # Qwen2.x has biases on q, k, v
     qk_norm: bool = False  # Qwen3 normalises q and k per head
     max_context: int = 4096
+    # LM-head rows when fewer than the vocabulary: a draft's frequency-ranked reduced head (FR-Spec,
+    # arXiv 2502.14856; EAGLE-3, arXiv 2503.01840; osdsim.real.drafts); 0: the whole vocabulary
+    head_vocab: int = 0
     family: str = ""
     source: str = ""
 
@@ -40,6 +43,9 @@ class ModelSpec:
             raise ValueError(f"model {self.name!r}: num_heads must be a multiple of num_kv_heads")
         if self.head_dim == 0:
             object.__setattr__(self, "head_dim", self.hidden_size // self.num_heads)
+        if not isinstance(self.head_vocab, int) or isinstance(self.head_vocab, bool) or not 0 <= self.head_vocab <= self.vocab_size:
+            raise ValueError(f"model {self.name!r}: head_vocab must be 0 (the whole vocabulary) or 1..vocab_size, "
+                             f"got {self.head_vocab!r}")
         if not self.params > 0:
             raise ValueError(f"model {self.name!r}: params must be positive, got {self.params!r}")
 
@@ -74,12 +80,12 @@ class ModelSpec:
 
     @property
     def lm_head_params(self) -> int:
-        return self.vocab_size * self.hidden_size
+        return (self.head_vocab or self.vocab_size) * self.hidden_size
 
     @property
     def computed_params(self) -> int:
         """Total parameters from the architecture numbers (tied head counted once)."""
-        head = 0 if self.tied_embeddings else self.lm_head_params
+        head = 0 if self.tied_embeddings and not self.head_vocab else self.lm_head_params
         return self.embedding_params + self.num_layers * self.layer_params + self.hidden_size + head
 
     @property

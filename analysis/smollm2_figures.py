@@ -1,0 +1,56 @@
+"""Figures and tables of the SmolLM2 OSD experiments (``analysis/smollm2_osd.sh`` makes the traces).
+
+    .venv/bin/python analysis/smollm2_figures.py
+
+- figures/smollm2_alpha_over_records.png: α over records for the online, offline-distilled and
+  frozen drafts on sql-q → math-q → humaneval (moving average of 25; the static runs served 50
+  records per block and are drawn at each block's start);
+- figures/smollm2_languages.png: α over the first and the second half of each language's own online
+  run (one draft per language, each starting from the same generic draft);
+- the per-block table of each run (α first/last 50, speedup where the trace has baselines),
+  printed and written to figures/smollm2_blocks.csv.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+from _common import ROOT, save
+
+from osdsim.plots.online import alpha_gain_bars, alpha_over_records
+from osdsim.trace import read_trace, speculative_records
+from osdsim.trace.blocks import align_blocks, block_table
+
+RUNS = {"online (OSD)": "smollm2-osd-cpu.jsonl", "offline-distilled": "smollm2-offline-cpu.jsonl",
+        "frozen": "smollm2-frozen-cpu.jsonl"}
+LANGUAGES = ("zh", "ko", "es", "pt", "fr", "de")
+
+
+def main() -> None:
+    traces = ROOT / "traces"
+    runs = {label: read_trace(str(traces / name)).records for label, name in RUNS.items()
+            if os.path.exists(traces / name)}
+    if runs:
+        save(alpha_over_records(align_blocks(runs), 25, "SmolLM2-135M-Instruct + 2-layer distilled draft "
+                                "(CPU, greedy, γ = 3): α over records"), "smollm2_alpha_over_records.png")
+        tables = [block_table(r, 50).assign(run=label) for label, r in runs.items()]
+        blocks = pd.concat(tables, ignore_index=True)
+        blocks.to_csv(ROOT / "figures" / "smollm2_blocks.csv", index=False)
+        print(blocks.round(3).to_string(index=False))
+    rows = []
+    for lang in LANGUAGES:
+        path = traces / f"smollm2-lang-{lang}-cpu.jsonl"
+        if path.exists():
+            records = read_trace(str(path)).records
+            t = block_table(records, max(1, len(speculative_records(records)) // 2))  # first half vs second
+            rows.append(t.assign(language=lang))
+    if rows:
+        langs = pd.concat(rows, ignore_index=True)
+        save(alpha_gain_bars(langs, "language", "One draft per ShareGPT language, adapted online: α over the "
+                             "first vs second half of its records"), "smollm2_languages.png")
+        print(langs[["language", "records", "alpha_first", "alpha_last", "alpha_gain"]].round(3).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+#!/bin/bash
+# The SmolLM2-135M-Instruct OSD experiments behind traces/smollm2-*.jsonl and the README's real-run
+# section (about 1.5 hours on the 2-core development VM). Each step skips what already exists, so
+# a killed script continues where it stopped (osdsim run --resume finishes a half-written trace).
+#   bash analysis/smollm2_osd.sh [step ...]   steps: drafts online frozen offline languages sizes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_WAIT_POLICY=ACTIVE  # one job at a time on a quiet machine: spinning threads are faster
+OSD=".venv/bin/osdsim"
+D=".cache/osdsim/smollm2-drafts"
+COMMON=(--target smollm2-135m --threads 2 --gamma 3 --no-progress)
+STREAM="sql-q:100,math-q:100,humaneval:100"
+SHORT="sql-q:50,math-q:50,humaneval:50"   # a static draft's alpha does not drift: half the records
+ONLINE=(--online --update-interval 4 --lr 5e-4 --positions all)
+mkdir -p "$D"
+
+run() {  # run OUT ARGS...: a trace, resumed when it is there
+  local out=$1; shift
+  if [ -s "$out" ]; then "$OSD" run "$@" --out "$out" --resume; else "$OSD" run "$@" --out "$out"; fi
+}
+draft() {  # draft L: the generic draft of L layers, distilled on 150k tokens of ShareGPT text
+  [ -f "$D/text-l$1/config.json" ] || "$OSD" distill --target smollm2-135m --draft "layers:$1" --domains '' \
+    --text-tokens 150000 --text-lr 1e-3 --threads 2 --no-progress --out "$D/text-l$1"
+}
+step() { [ $# -eq 0 ] || [[ " $* " == *" $STEP "* ]]; }
+
+for STEP in drafts online frozen offline sizes languages; do
+  step "${@}" || continue
+  case $STEP in
+    drafts) draft 2 ;;
+    online) [ -s traces/smollm2-osd-cpu.jsonl ] && [ -d "$D/online-l2" ] || \
+              run traces/smollm2-osd-cpu.jsonl "${COMMON[@]}" --draft "$D/text-l2" --schedule "$STREAM" \
+                "${ONLINE[@]}" --baseline --save-draft "$D/online-l2" ;;
+    frozen) run traces/smollm2-frozen-cpu.jsonl "${COMMON[@]}" --draft "$D/text-l2" --schedule "$SHORT" ;;
+    offline) [ -f "$D/offline-l2/config.json" ] || "$OSD" distill --target smollm2-135m --draft "$D/text-l2" \
+               --domains sql-q,math-q,humaneval --prompts-per-domain 40 --epochs 2 --lr 5e-4 --threads 2 \
+               --no-progress --out "$D/offline-l2"
+             run traces/smollm2-offline-cpu.jsonl "${COMMON[@]}" --draft "$D/offline-l2" --schedule "$SHORT" ;;
+    sizes) draft 1; draft 4 ;;
+    # ShareGPT's packaged part holds 13-34 prompts for each of these languages outside the training
+    # split, and one each for ja and ru (too few to run); 16 records each, de 12.
+    languages) for LN in zh:16 ko:16 es:16 pt:16 fr:16 de:12; do
+                 run "traces/smollm2-lang-${LN%%:*}-cpu.jsonl" "${COMMON[@]}" --draft "$D/text-l2" \
+                   --schedule "chat-$LN" "${ONLINE[@]}"
+               done ;;
+  esac
+done

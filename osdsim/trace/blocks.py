@@ -1,0 +1,53 @@
+"""Domain blocks of a stream: α at the start and end of each block, speedup where the trace holds
+plain-decoding baselines, and several runs of one schedule put on one record axis."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from osdsim.trace.select import record_mode, speculative_records
+
+
+def block_ids(records: pd.DataFrame) -> pd.Series:
+    """1, 2, ... for consecutive runs of one domain, in record order."""
+    return records["domain"].ne(records["domain"].shift()).cumsum()
+
+
+def block_table(records: pd.DataFrame, edge: int = 50) -> pd.DataFrame:
+    """One row per domain block: its records, mean α over its first and last ``edge`` records
+    and the gain between them, and (with baselines) the speedup of the same records: plain
+    decoding's time over speculative decoding's for the same prompts and tokens."""
+    if edge < 1:
+        raise ValueError(f"edge must be at least 1 record, got {edge}")
+    spec = speculative_records(records).sort_values("record").reset_index(drop=True)
+    base = records[record_mode(records) == "baseline"].set_index("record")
+    rows = []
+    for _, block in spec.groupby(block_ids(spec), sort=True):
+        first, last = block.head(edge), block.tail(edge)
+        row = {"domain": block["domain"].iloc[0], "records": len(block),
+               "alpha_first": float(first["alpha"].mean()), "alpha_last": float(last["alpha"].mean())}
+        row["alpha_gain"] = row["alpha_last"] - row["alpha_first"]
+        if len(base):
+            for name, part in (("first", first), ("last", last)):
+                plain = base.reindex(part["record"])["latency_s"]
+                row[f"speedup_{name}"] = float(plain.sum() / part["latency_s"].sum()) if plain.notna().all() else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def align_blocks(runs: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Put every run on the longest run's record axis, block by block: a shorter run of the same
+    schedule (fewer records per block, the same prompts first) starts each block where it does."""
+    runs = {label: speculative_records(df).sort_values("record").reset_index(drop=True) for label, df in runs.items()}
+    if not runs:
+        return runs
+    first = max(runs.values(), key=len)
+    starts = first.groupby(block_ids(first))["record"].min()
+    out = {}
+    for label, df in runs.items():
+        block = block_ids(df)
+        if block.max() > len(starts):
+            raise ValueError(f"{label}: more domain blocks than the longest run")
+        offset = df.groupby(block).cumcount()
+        out[label] = df.assign(record=block.map(starts).to_numpy() + offset.to_numpy())
+    return out
