@@ -179,3 +179,47 @@ def test_distill_saves_nothing_from_diverged_training(model_dirs, tmp_path):
     code, _ = cli(["distill", "--target", model_dirs["target"], "--draft", model_dirs["draft"], "--out",
                    str(tmp_path / "file"), "--no-progress"])
     assert code == 2 and (tmp_path / "file").read_text() == "x"
+
+
+def test_run_writes_model_specs_and_saves_the_adapted_draft(model_dirs, tmp_path, capsys):
+    out, saved = tmp_path / "run.jsonl", tmp_path / "adapted"
+    code, _ = cli(_run_argv(model_dirs, out, "--online", "--update-interval", "2", "--save-draft", str(saved)))
+    assert code == 0
+    specs = json.loads((tmp_path / "run.jsonl.models.json").read_text())
+    assert specs[model_dirs["target"]]["hidden_size"] == 32 and specs[model_dirs["draft"]]["hidden_size"] == 16
+    from osdsim.real.loading import load_model
+
+    adapted, original = load_model(saved), load_model(model_dirs["draft"])
+    assert not torch.equal(adapted.lm_head.weight, original.lm_head.weight)  # six updates moved it
+    capsys.readouterr()
+    code, _ = cli(_run_argv(model_dirs, tmp_path / "r2.jsonl", "--save-draft", str(tmp_path / "x")))
+    assert code == 2 and "add --online" in capsys.readouterr().err
+
+
+def test_distill_builds_a_reduced_draft_from_the_target(model_dirs, tmp_path, capsys, monkeypatch):
+    from osdsim.real import datasets
+
+    texts = ("SELECT name FROM singer WHERE age > 30;", "The answer is 12 apples.")
+    monkeypatch.setattr(datasets, "vocabulary_texts", lambda chars: texts)
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    target = tmp_path / "target2"  # two layers: a 1-layer draft of it
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=320, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                 num_attention_heads=2, num_key_value_heads=2)).save_pretrained(target)
+    AutoTokenizer.from_pretrained(model_dirs["target"]).save_pretrained(target)
+    out = tmp_path / "built"
+    code, _ = cli(["distill", "--target", str(target), "--draft", "layers:1", "--draft-vocab", "64",
+                   "--domains", "sql", "--prompts-per-domain", "2", "--max-new-tokens", "4", "--epochs", "1",
+                   "--no-progress", "--threads", "1", "--out", str(out), "--json"])
+    assert code == 0, capsys.readouterr().err
+    payload = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert payload["draft_layers"] == 1 and payload["draft_vocab"] == 64 and payload["draft_vocab_coverage"] == 1.0
+    from osdsim.real.loading import load_model
+    from osdsim.specs.hf import model_spec_from_hf_dir
+
+    draft = load_model(out)
+    assert draft.lm.lm_head.out_features == 65 and draft.full_vocab == 320
+    assert model_spec_from_hf_dir(out).head_vocab == 65  # the cost model prices 65 head rows
+    code, _ = cli(["distill", "--target", str(target), "--draft", "layers:x", "--out", str(tmp_path / "y")])
+    assert code == 2 and "layers:K" in capsys.readouterr().err

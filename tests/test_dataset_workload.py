@@ -79,3 +79,25 @@ def test_malformed_tables_name_the_file_and_line(tmp_path, text, match):
     assert "bad.csv" in str(err.value)
     with pytest.raises(ValueError, match="no such file"):
         load_table(str(tmp_path / "none.csv"), None)
+
+
+def test_length_table_counts_with_the_named_tokenizer_and_filters_like_vllm(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("tokenizers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from osdsim.cli.main import main
+    from osdsim.real import lengths
+
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "a": 1}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    (tmp_path / "tok").mkdir()
+    tok.save(str(tmp_path / "tok" / "tokenizer.json"))
+    pairs = [("a " * 10, "a " * 20), ("a a", "a " * 50), ("a " * 1100, "a " * 5), ("a " * 900, "a " * 1200)]
+    monkeypatch.setattr(lengths, "sharegpt_pairs", lambda limit=None: iter(pairs))
+    monkeypatch.setenv("OSDSIM_CACHE", str(tmp_path / "cache"))
+    info = lengths.build_table("sharegpt", str(tmp_path / "tok"), progress=False)
+    # kept: (10, 20) only; a 2-token prompt, a 1,100-token prompt and 2,100 tokens in all are dropped
+    assert info["rows"] == 1 and info["conversations"] == 4
+    assert load_table("sharegpt", "tok")[0].tolist() == [10]
+    assert main(["lengths", "--tokenizer", str(tmp_path / "none")]) == 2
+    assert "no tokenizer.json" in capsys.readouterr().err
