@@ -91,3 +91,13 @@ def test_training_conversations_become_chat_messages(tmp_path, monkeypatch):
     assert len(got) == sum(D.in_training_split(c) for c in convs) and got
     assert got[0] == [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     assert len(list(D.training_conversations(limit=1))) == 1
+
+
+def test_topic_splits_code_from_general_questions():
+    assert D.topic("Why does this fail?\n```python\nprint(x)\n```") == "code"
+    assert D.topic("def f(x):\n    return x") == "code"
+    assert D.topic("Write a query: SELECT name FROM users WHERE id = 3") == "code"
+    assert D.topic("int main() {\n  return 0;\n}") == "code"
+    assert D.topic("What is the capital of France, and why is it famous?") == "general"
+    assert D.topic("Write a poem about the sea; make it rhyme.") == "general"
+    assert D.is_real_domain("chat-code") and D.is_real_domain("chat-general") and not D.is_real_domain("chat-poetry")

@@ -31,7 +31,7 @@ def register(subparsers) -> None:
                    help="0: greedy (exact match); above 0: Leviathan rejection sampling")
     p.add_argument("--schedule", default="sql:100,math:100,code:100",
                    help="domain blocks, e.g. sql:300,math:300 (osdsim's text: code, prose, sql, math; real "
-                        "data for a pretrained target: chat, chat-LANG (zh, ja, ko, ru, es, pt, fr, de), "
+                        "data for a pretrained target: chat, chat-LANG (zh, ja, ko, ru, es, pt, fr, de), chat-code, chat-general, "
                         "humaneval, sql-q, math-q)")
     p.add_argument("--records", type=int, help="serve only the first N records of the schedule")
     p.add_argument("--max-new-tokens", type=int, default=64)

