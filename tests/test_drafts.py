@@ -111,6 +111,12 @@ def test_save_and_load_round_trip_and_refuse_bad_files(draft, tmp_path):
     with torch.no_grad():
         assert torch.equal(back(input_ids=x).logits, draft(input_ids=x).logits)
     assert back.info["layers"] == 1
+    from osdsim.real.profile import load_for_timing
+    from osdsim.specs.hf import model_spec_from_hf_config, model_spec_from_hf_dir
+
+    _, config = load_for_timing(str(tmp_path / "d"))  # osdsim profile's record of it
+    assert model_spec_from_hf_config(config, "d").head_vocab == len(KEEP) + 1
+    assert model_spec_from_hf_dir(tmp_path / "d").lm_head_params == (len(KEEP) + 1) * 32
     (tmp_path / "d" / "osdsim-draft.json").write_text('{"keep": "many"}')
     with pytest.raises(ValueError, match="osdsim-draft.json"):
         load_model(tmp_path / "d")

@@ -36,7 +36,10 @@ def load_for_timing(source: str, device: str = "cpu", dtype: str = "float32", se
         from osdsim.real.loading import load_model
 
         model = load_model(path, device=device, dtype=dtype)
-        return model, model.config.to_dict()
+        config = model.config.to_dict()
+        if hasattr(model, "keep_ids"):  # a reduced-head draft: its head has keep + 1 rows
+            config["osdsim_head_vocab"] = len(model.keep_ids) + 1
+        return model, config
     from transformers import AutoConfig, AutoModelForCausalLM
 
     if path.is_file():

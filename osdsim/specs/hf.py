@@ -48,6 +48,8 @@ def model_spec_from_hf_config(config: dict[str, Any], name: str, params: float |
         "gated_mlp": not gpt2,
         "qkv_bias": bool(config.get("attention_bias", model_type == "qwen2")),
         "qk_norm": model_type == "qwen3",
+        # an osdsim draft's reduced head, as osdsim profile records it (osdsim.real.drafts)
+        "head_vocab": int(config.get("osdsim_head_vocab") or 0),
         "max_context": int(_get(config, "max_position_embeddings", "n_positions", default=4096)),
         "family": model_type,
         "source": "HF config.json",
