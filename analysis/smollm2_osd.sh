@@ -2,7 +2,7 @@
 # The SmolLM2-135M-Instruct OSD experiments behind traces/smollm2-*.jsonl and the README's real-run
 # section (about 1.5 hours on the 2-core development VM). Each step skips what already exists, so
 # a killed script continues where it stopped (osdsim run --resume finishes a half-written trace).
-#   bash analysis/smollm2_osd.sh [step ...]   steps: drafts online frozen offline languages sizes
+#   bash analysis/smollm2_osd.sh [step ...]   steps: drafts online frozen offline gammas sizes languages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=ACTIVE  # one job at a time on a quiet machine: spinning threads are faster
@@ -24,7 +24,7 @@ draft() {  # draft L: the generic draft of L layers, distilled on 150k tokens of
 }
 step() { [ $# -eq 0 ] || [[ " $* " == *" $STEP "* ]]; }
 
-for STEP in drafts online frozen offline sizes languages; do
+for STEP in drafts online frozen offline gammas sizes languages; do
   step "${@}" || continue
   case $STEP in
     drafts) draft 2 ;;
@@ -38,6 +38,12 @@ for STEP in drafts online frozen offline sizes languages; do
                --domains sql-q,math-q --prompts-per-domain 60 --epochs 2 --lr 5e-4 --threads 2 \
                --no-progress --out "$D/offline-l2"
              run traces/smollm2-offline-cpu.jsonl "${COMMON[@]}" --draft "$D/offline-l2" --schedule "$SHORT" ;;
+    # gammas: the adapted draft (frozen now) on fresh questions of the first two domains (seed 3),
+    # each record also decoded plainly: the speedup after adaptation at gamma 2, 3 and 4
+    gammas) for G in 2 3 4; do
+              run "traces/smollm2-adapted-g$G-cpu.jsonl" --target smollm2-135m --threads 2 --no-progress \
+                --draft "$D/online-l2" --schedule sql-q:8,math-q:8 --seed 3 --gamma "$G" --baseline
+            done ;;
     sizes) draft 1; draft 4 ;;
     # ShareGPT's packaged part holds 13-34 prompts for each of these languages outside the training
     # split, and one each for ja and ru (too few to run); 16 records each, de 12.
