@@ -2,7 +2,8 @@
 # The SmolLM2-135M-Instruct OSD experiments behind traces/smollm2-*.jsonl and the README's real-run
 # section (about 1.5 hours on the 2-core development VM). Each step skips what already exists, so
 # a killed script continues where it stopped (osdsim run --resume finishes a half-written trace).
-#   bash analysis/smollm2_osd.sh [step ...]   steps: drafts online frozen offline gammas sizes languages
+#   bash analysis/smollm2_osd.sh [step ...]
+#   steps: drafts online frozen offline gammas online-g2 languages sizes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_WAIT_POLICY=ACTIVE  # one job at a time on a quiet machine: spinning threads are faster
@@ -24,7 +25,7 @@ draft() {  # draft L: the generic draft of L layers, distilled on 150k tokens of
 }
 step() { [ $# -eq 0 ] || [[ " $* " == *" $STEP "* ]]; }
 
-for STEP in drafts online frozen offline gammas sizes languages; do
+for STEP in drafts online frozen offline gammas online-g2 languages sizes; do
   step "${@}" || continue
   case $STEP in
     drafts) draft 2 ;;
@@ -44,10 +45,14 @@ for STEP in drafts online frozen offline gammas sizes languages; do
               run "traces/smollm2-adapted-g$G-cpu.jsonl" --target smollm2-135m --threads 2 --no-progress \
                 --draft "$D/online-l2" --schedule sql-q:8,math-q:8 --seed 3 --gamma "$G" --baseline
             done ;;
+    # online-g2: verifying 3 tokens costs ~1.2 plain steps on this CPU, 4 tokens ~1.6 (see
+    # analysis/smollm2_speedup.py): gamma 2 is the better choice here; adapt on sql-q at gamma 2
+    online-g2) run traces/smollm2-osd-g2-cpu.jsonl "${COMMON[@]}" --gamma 2 --draft "$D/text-l2" \
+                 --schedule sql-q:48 "${ONLINE[@]}" --baseline ;;
     sizes) draft 1; draft 4 ;;
     # ShareGPT's packaged part holds 13-34 prompts for each of these languages outside the training
-    # split, and one each for ja and ru (too few to run); 16 records each, de 12.
-    languages) for LN in zh:16 ko:16 es:16 pt:16 fr:16 de:12; do
+    # split (zh and fr 19, de 13), one each for ja and ru; four of them here, 16 records each.
+    languages) for LN in zh:16 ko:16 es:16 pt:16; do
                  run "traces/smollm2-lang-${LN%%:*}-cpu.jsonl" "${COMMON[@]}" --draft "$D/text-l2" \
                    --schedule "chat-$LN" "${ONLINE[@]}"
                done ;;

@@ -7,7 +7,8 @@ the draft after adaptation in an online run), prints the measured speedup (plain
 speculative time of the same prompts), the measured α (accepted / tested positions), c (the
 draft's time per drafted token over plain decoding's time per token, both from the trace), and
 the closed form τ(α, γ) / (γc + 1) (Leviathan et al. 2023, Theorem 3.8), which assumes verifying
-γ + 1 tokens costs one decoding step: the ratio verify / plain step is printed beside it.
+γ + 1 tokens costs one decoding step: the ratio verify / plain step is printed beside it, and
+τ / (γc + verify ratio), the same formula with the verify priced as measured.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def rows(path: str, edge: int):
                "alpha": round(alpha, 3), "c": round(c, 3), "verify_over_step": round(verify_ratio, 2),
                "measured_speedup": round(measured, 3),
                "closed_form": round(float(cost.walltime_improvement(alpha, gamma, c)), 3),
+               "with_verify_cost": round(float(cost.tau(alpha, gamma)) / (gamma * c + verify_ratio), 3),
                "plain_tok_s": round(1 / plain_token_s, 1)}
 
 
