@@ -28,7 +28,7 @@ def train(args):
     from osdsim.real.model_workflows import train_small_models
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    if args.target:
+    if args.target is not None:
         from osdsim.real.model_workflows import train_pretrained_drafts
 
         sizes = ["s", "m", "l"] if args.models == ",".join(TRAINABLE) else names

@@ -88,7 +88,8 @@ def write_report(out: Path, figures: Path, results: dict, timings: dict, curves:
         "1.5 hours on the 2-core development VM). A 2-layer draft built from the target's first layers with an "
         "8,192-token head, distilled on 150k tokens of ShareGPT text, serves text-to-SQL questions, "
         "grade-school arithmetic and HumanEval (γ = 3, greedy): online distillation every 4 records, against the "
-        "same draft offline-distilled on held-out prompts of the three domains and the draft left frozen. "
+        "same draft offline-distilled on held-out questions of the first two domains (HumanEval's 164 problems "
+        "cannot be split from the stream's) and the draft left frozen. "
         "Per block of the online run (first and last 50 records; speedup over plain decoding of the same "
         "prompts on the same machine):",
         "",
@@ -140,7 +141,7 @@ def write_report(out: Path, figures: Path, results: dict, timings: dict, curves:
     parts += [
         "## 4. Simulated service: Vicuna-7B + LLaMA-160M on A100-80G",
         "",
-        f"Learning curves from `{curves}`; Poisson arrivals, blocks of 500 records per domain; γ = 2 "
+        f"Learning curves from `traces/{Path(curves).name}`; Poisson arrivals, blocks of 500 records per domain; γ = 2 "
         "(the sweep and the plan below also try the goodput policy); request lengths "
         + ("drawn from ShareGPT conversations in SmolLM2 tokens (`workload.dataset: sharegpt`)"
            if results.get("lengths_from") else "lognormal (ShareGPT's table needs the real extra)")

@@ -120,6 +120,7 @@ def real_run(out: Path, records: int | None) -> dict:
     from osdsim.real.workflow import RunOptions
 
     trace = out / "osd-run.jsonl"
+    # γ 3 as in the committed experiments (γ 2 pays more on a 2-core CPU: README, "Speedup")
     options = RunOptions(target="smollm2-135m", draft=live_draft(), schedule=LIVE_SCHEDULE, gamma=3,
                          max_new_tokens=32, online=True, update_interval=4, lr=5e-4, positions="all",
                          baseline=True, threads=1, records=records or None, progress=False)

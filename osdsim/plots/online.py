@@ -35,7 +35,16 @@ def alpha_over_records(runs: pd.DataFrame | dict[str, pd.DataFrame], window: int
         df = _speculative(df)
         first = df if first is None or len(df) > len(first) else first
         smooth = df["alpha"].rolling(window, min_periods=1).mean()
-        ax.plot(df["record"], smooth, label=label, linewidth=1.4)
+        # a run with gaps in its record axis (fewer records per block) is drawn in pieces
+        gap = df["record"].diff().fillna(1).gt(1).to_numpy()
+        x = df["record"].astype(float).to_numpy()
+        y = smooth.to_numpy(dtype=float)
+        if gap.any():
+            import numpy as np
+
+            at = np.flatnonzero(gap)
+            x, y = np.insert(x, at, np.nan), np.insert(y, at, np.nan)
+        ax.plot(x, y, label=label, linewidth=1.4)
     change = first["domain"].ne(first["domain"].shift())
     starts = list(first.loc[change, "record"]) + [int(first["record"].max()) + 1]
     names = list(first.loc[change, "domain"])
