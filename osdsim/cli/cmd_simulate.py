@@ -127,11 +127,10 @@ def _framework_set(args) -> list[str]:
 
 
 def _ensure_lengths(w) -> None:
-    """A ``workload.dataset`` named (not a CSV) whose length table is not cached yet: build it now
-    (``osdsim lengths`` does the same on its own)."""
-    from osdsim.trace.lengths import DATASETS, table_path
+    """A named ``workload.dataset`` (not a CSV): its length table, built if it is not cached."""
+    from osdsim.trace.lengths import DATASETS
 
-    if w.dataset in DATASETS and w.tokenizer and not table_path(w.dataset, w.tokenizer).is_file():
-        from osdsim.real.lengths import build_table
+    if w.dataset in DATASETS and w.tokenizer:
+        from osdsim.real.lengths import ensure_table
 
-        build_table(w.dataset, w.tokenizer, progress=False)
+        ensure_table(w.dataset, w.tokenizer)

@@ -158,15 +158,12 @@ def calibrate_and_validate(out: Path, figures: Path, trace: str) -> dict:
 def sharegpt_lengths() -> dict | None:
     """ShareGPT's prompt and output lengths in SmolLM2's tokens for the simulated service (the
     table is built once, ~30 s); None where the real extra or the data is not installed."""
-    from osdsim.trace.lengths import table_path
+    try:
+        from osdsim.real.lengths import ensure_table
 
-    if not table_path("sharegpt", "smollm2-135m").is_file():
-        try:
-            from osdsim.real.lengths import build_table
-
-            build_table("sharegpt", "smollm2-135m", progress=False)
-        except (ImportError, ValueError):
-            return None
+        ensure_table("sharegpt", "smollm2-135m")
+    except (ImportError, ValueError):
+        return None
     return {"dataset": "sharegpt", "tokenizer": "smollm2-135m"}
 
 

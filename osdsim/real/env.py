@@ -33,3 +33,31 @@ def synchronizer(device: str) -> Callable[[], None]:
 def clock(sync: Callable[[], None]) -> float:
     sync()
     return time.perf_counter()
+
+
+def package_version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return ""
+
+
+def load_average() -> float | None:
+    """The 1-minute load average when the run starts (None where the OS has none): a trace
+    recorded on a busy machine carries other processes' time in every step."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def hardware_name(device: str) -> str:
+    import platform
+
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{platform.machine()} CPU, {os.cpu_count()} logical cores"

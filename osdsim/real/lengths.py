@@ -69,3 +69,12 @@ def build_table(dataset: str, tokenizer: str, limit: int | None = None, progress
     return {"table": str(out), "conversations": len(pairs), "rows": len(rows),
             "prompt_mean": round(float(a[:, 0].mean()), 1), "prompt_p50": int(np.median(a[:, 0])),
             "output_mean": round(float(a[:, 1].mean()), 1), "output_p50": int(np.median(a[:, 1]))}
+
+
+def ensure_table(dataset: str, tokenizer: str) -> None:
+    """Build ``dataset``'s table in ``tokenizer``'s tokens unless it is cached (``simulate`` and
+    the demo call this before a scenario with ``workload.dataset`` runs)."""
+    from osdsim.trace.lengths import table_path
+
+    if not table_path(dataset, Path(tokenizer).name).is_file():
+        build_table(dataset, tokenizer, progress=False)

@@ -143,7 +143,7 @@ def _serve(options: RunOptions, out: str | None, resume: bool) -> dict[str, Any]
         raise ValueError(f"--out {out} is a folder; give the trace's file name")
     if out and os.path.exists(out) and os.path.getsize(out) > 0 and not resume:  # an empty file holds nothing
         raise ValueError(f"{out} exists; pass --resume to continue it or choose another --out")
-    from osdsim.real.env import import_torch
+    from osdsim.real.env import hardware_name, import_torch, load_average, package_version
 
     torch = import_torch(options.threads or None)
     from tqdm import tqdm
@@ -168,8 +168,8 @@ def _serve(options: RunOptions, out: str | None, resume: bool) -> dict[str, Any]
                     mode="greedy" if o.temperature == 0 else "sampling", temperature=o.temperature,
                     max_new_tokens=o.max_new_tokens, schedule=schedule, records=len(requests),
                     baseline=o.baseline, online=o.online_meta(), seed=o.seed, torch_version=torch.__version__,
-                    transformers_version=_version("transformers"), hardware=_hardware(o.device),
-                    load_average_1m=_load_average())
+                    transformers_version=package_version("transformers"), hardware=hardware_name(o.device),
+                    load_average_1m=load_average())
     checkpoint = checkpoint_path(out) if out else None
     start = _resume(out, distiller, checkpoint, meta) if resume else 0
     rows: list[dict] = []
@@ -204,34 +204,6 @@ def _serve(options: RunOptions, out: str | None, resume: bool) -> dict[str, Any]
 
         save_draft(pair, o.save_draft)
     return _summary(out, meta, rows, start)
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return ""
-
-
-def _load_average() -> float | None:
-    """The 1-minute load average when the run starts (None where the OS has none): a trace
-    recorded on a busy machine carries other processes' time in every step."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
-
-
-def _hardware(device: str) -> str:
-    import platform
-
-    if device.startswith("cuda"):
-        import torch
-
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"{platform.machine()} CPU, {os.cpu_count()} logical cores"
 
 
 # Meta fields a resumed run must share with its trace: what it serves and how it decodes. (The
