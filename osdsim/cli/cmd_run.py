@@ -35,6 +35,9 @@ def register(subparsers) -> None:
                         "humaneval, sql-q, math-q)")
     p.add_argument("--records", type=int, help="serve only the first N records of the schedule")
     p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--ignore-eos", action="store_true",
+                   help="run every record to --max-new-tokens (vLLM's ignore_eos) instead of ending it at the "
+                        "target's end-of-sequence token")
     p.add_argument("--online", action="store_true", help="distil the draft online (OSD)")
     p.add_argument("--update-interval", type=int, default=8, help="I: records between updates")
     p.add_argument("--loss", default="fkl", choices=["fkl", "rkl", "jsd", "mix"])

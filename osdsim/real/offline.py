@@ -53,11 +53,25 @@ def make_sequences(target, draft, prompts: Sequence[list[int]], max_new_tokens: 
 
 def cached_sequences(pair, prompts, max_new_tokens: int, source: str, seed: int = 0, ratio: float = 0.5,
                      progress: bool = True) -> list[tuple[list[int], int]]:
-    """:func:`make_sequences`; the teacher's greedy continuations depend on the target and the
-    prompts alone, so they are kept in the cache (``$OSDSIM_CACHE``) keyed by both and reused by
-    every draft distilled on them. Other sources depend on the draft and are made afresh."""
+    """:func:`make_sequences`, each cut after the target's first end-of-sequence token (a reply
+    ends there; what a model writes after it is no answer to learn). The teacher's greedy
+    continuations depend on the target and the prompts alone, so they are kept whole in the cache
+    (``$OSDSIM_CACHE``) keyed by both and reused by every draft distilled on them. Other sources
+    depend on the draft and are made afresh."""
+    stop = set(pair.stop_tokens())
     if source != "teacher":
-        return make_sequences(pair.target, pair.draft, prompts, max_new_tokens, source, seed, ratio)
+        seqs = make_sequences(pair.target, pair.draft, prompts, max_new_tokens, source, seed, ratio)
+        return [until_stop(ids, n, stop) for ids, n in seqs]
+    return [until_stop(ids, n, stop) for ids, n in _teacher_sequences(pair, prompts, max_new_tokens, progress)]
+
+
+def until_stop(ids: list[int], prompt_tokens: int, stop: set[int]) -> tuple[list[int], int]:
+    """``ids`` cut after the first of ``stop`` among its new tokens (kept whole when none)."""
+    end = next((i + 1 for i in range(prompt_tokens, len(ids)) if ids[i] in stop), len(ids))
+    return ids[:end], prompt_tokens
+
+
+def _teacher_sequences(pair, prompts, max_new_tokens: int, progress: bool) -> list[tuple[list[int], int]]:
     import hashlib
     import json
 
@@ -77,7 +91,7 @@ def cached_sequences(pair, prompts, max_new_tokens: int, source: str, seed: int 
 
     out = []
     for prompt in tqdm(prompts, desc="teacher continuations", disable=not progress, leave=False):
-        out += make_sequences(pair.target, pair.draft, [prompt], max_new_tokens, "teacher", seed, ratio)
+        out += make_sequences(pair.target, pair.draft, [prompt], max_new_tokens, "teacher")
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, json.dumps(out), "sequence cache")
     return out

@@ -10,7 +10,7 @@ to files here.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -106,15 +106,16 @@ def serve_stream(target, draft, requests: Iterable[Request], emit: Callable[...,
                  gamma: int, max_new_tokens: int, temperature: float = 0.0, seed: int = 0,
                  distiller: OnlineDistiller | None = None, baseline: bool = False,
                  on_update: Callable[[OnlineDistiller], None] | None = None,
-                 progress: Callable[[dict], None] | None = None) -> None:
-    """Serve ``requests`` in order; emit ``step`` and ``record`` lines, and ``update`` lines when
+                 progress: Callable[[dict], None] | None = None, stop_tokens: Collection[int] = ()) -> None:
+    """Serve ``requests`` in order, each until ``max_new_tokens`` or one of ``stop_tokens``; emit ``step`` and ``record`` lines, and ``update`` lines when
     ``distiller`` is given. ``baseline`` also decodes each prompt with the target alone and emits
     a record with ``mode="baseline"``. ``on_update`` runs after each update line (checkpointing)."""
     since = 0
     for req in requests:
         version = distiller.updates if distiller else 0
         gen = speculative_generate(target, draft, req.prompt, max_new_tokens, gamma, temperature,
-                                   record_generator(seed, req.record), collect=distiller is not None)
+                                   record_generator(seed, req.record), collect=distiller is not None,
+                                   stop_tokens=stop_tokens)
         for i, s in enumerate(gen.steps):
             emit("step", record=req.record, domain=req.domain, step=i, gamma=s.gamma, drafted=s.drafted,
                  accepted=s.accepted, emitted=s.emitted, draft_s=s.draft_s, verify_s=s.verify_s,
@@ -127,7 +128,7 @@ def serve_stream(target, draft, requests: Iterable[Request], emit: Callable[...,
                "prefill_s": gen.prefill_s, "mode": "speculative"}
         if baseline:
             base = target_generate(target, req.prompt, max_new_tokens, temperature,
-                                   record_generator(seed, req.record))
+                                   record_generator(seed, req.record), stop_tokens)
             # The baseline line comes first: a resumed run drops it if its record is unfinished.
             emit("record", record=req.record, domain=req.domain, alpha=None,
                  num_tokens=len(base.tokens), latency_s=base.latency_s, draft_version=None,

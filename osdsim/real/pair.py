@@ -27,6 +27,16 @@ class Pair:
                 "target_params": num_params(self.target),
                 "draft_params": int(self.draft.params if proposer else num_params(self.draft))}
 
+    def stop_tokens(self) -> list[int]:
+        """The target's end-of-sequence token ids (its generation config, else its config): where
+        a serving engine ends a reply. Empty when the model names none."""
+        for cfg in (getattr(self.target, "generation_config", None), getattr(self.target, "config", None)):
+            eos = getattr(cfg, "eos_token_id", None)
+            if eos is not None:
+                ids = eos if isinstance(eos, (list, tuple)) else [eos]
+                return sorted({int(i) for i in ids})
+        return []
+
     def proposer(self) -> dict:
         """What drafts, for a run's meta line: {"kind": "model"} or the proposer's description."""
         return self.draft.describe() if hasattr(self.draft, "propose") else {"kind": "model"}

@@ -4,12 +4,15 @@ The target's cache (and a draft model's, inside its proposer) holds every token 
 emitted one (the "pending" token). A step asks the proposer for up to gamma drafts (a draft
 model: one forward each; n-gram lookup: none), verifies them with one target forward over
 [pending, d1..d_k], keeps the accepted prefix plus one target token, and crops the caches back
-to the accepted length. Timings use ``time.perf_counter`` around synchronised calls
-(``env.clock``).
+to the accepted length. Generation ends after ``max_new_tokens`` or at the first of
+``stop_tokens`` (the target's end-of-sequence tokens, as serving engines stop; the stop token is
+kept, what a step accepted after it is dropped). Timings use ``time.perf_counter`` around
+synchronised calls (``env.clock``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import torch
@@ -89,8 +92,8 @@ def pick_token(logits: torch.Tensor, temperature: float, generator) -> tuple[int
 @torch.no_grad()
 def speculative_generate(target, draft, prompt: list[int], max_new_tokens: int, gamma: int,
                          temperature: float = 0.0, generator: torch.Generator | None = None,
-                         collect: bool = False) -> Generation:
-    """Generate ``max_new_tokens`` after ``prompt`` with ``draft`` proposing up to ``gamma`` per
+                         collect: bool = False, stop_tokens: Collection[int] = ()) -> Generation:
+    """Generate up to ``max_new_tokens`` after ``prompt`` (fewer when one of ``stop_tokens`` comes) with ``draft`` proposing up to ``gamma`` per
     step. ``draft`` is a draft model or a proposer of ``osdsim.real.proposers`` (n-gram lookup,
     self-speculation).
 
@@ -128,11 +131,20 @@ def speculative_generate(target, draft, prompt: list[int], max_new_tokens: int, 
                 q = torch.stack(qs) if qs else logits.new_zeros((0, logits.shape[-1]))
             verdict = rejection_verify(probs(logits, temperature), q, drafts, generator)
         t2 = clock(sync)
-        steps.append(_step(len(drafts), verdict, t1 - t0, t2 - t1, len(tokens), conf))
+        step = _step(len(drafts), verdict, t1 - t0, t2 - t1, len(tokens), conf)
+        new = drafts[: verdict.accepted] + [verdict.next_token]
+        stop = next((i for i, t in enumerate(new) if t in stop_tokens), None)
+        if stop is not None and stop < verdict.accepted:  # an accepted draft ends the text
+            new = new[: stop + 1]
+            step.accepted = step.emitted = stop + 1
+            step.accepted_mask = step.accepted_mask[: stop + 1]
+        steps.append(step)
         if collect:
-            rows.append(logits[: verdict.accepted + 1].float().cpu())
-            mism += [False] * verdict.accepted + [verdict.accepted < len(drafts)]
-        tokens += drafts[: verdict.accepted] + [verdict.next_token]
+            rows.append(logits[: len(new)].float().cpu())
+            mism += [False] * (len(new) - 1) + [len(new) > step.accepted and step.accepted < len(drafts)]
+        tokens += new
+        if stop is not None:
+            break
         crop_cache(tcache, len(tokens) - 1)
         proposer.keep(len(tokens) - 1)
     gen = Generation(len(prompt), tokens[len(prompt):], clock(sync) - start, prefill_s, steps)
@@ -150,8 +162,9 @@ def _step(g: int, v: Verdict, draft_s: float, verify_s: float, position: int,
 
 @torch.no_grad()
 def target_generate(target, prompt: list[int], max_new_tokens: int, temperature: float = 0.0,
-                    generator: torch.Generator | None = None) -> Generation:
-    """Plain decoding with the target alone (the baseline), one forward per new token."""
+                    generator: torch.Generator | None = None, stop_tokens: Collection[int] = ()) -> Generation:
+    """Plain decoding with the target alone (the baseline), one forward per new token, until
+    ``max_new_tokens`` or one of ``stop_tokens``."""
     sync = synchronizer(next(target.parameters()).device)
     tokens = list(prompt)
     cache = new_cache(target)
@@ -166,5 +179,7 @@ def target_generate(target, prompt: list[int], max_new_tokens: int, temperature:
                          generator)
         tokens.append(token)
         token_s.append(clock(sync) - t0)
+        if token in stop_tokens:
+            break
     return Generation(len(prompt), tokens[len(prompt):], clock(sync) - start, prefill_s,
                       token_s=token_s)

@@ -52,6 +52,7 @@ class RunOptions:
     seed: int = 0
     progress: bool = True
     save_draft: str | None = None  # --online: write the adapted draft here at the end (HF folder)
+    ignore_eos: bool = False  # run every record to max_new_tokens (vLLM's ignore_eos) instead of stopping at EOS
 
     def check(self) -> None:
         check_run_numbers(self)  # finite, in range, of the right type: before any model is loaded
@@ -162,11 +163,12 @@ def _serve(options: RunOptions, out: str | None, resume: bool) -> dict[str, Any]
                                   min_ngram=o.ngram_min, device=o.device, dtype=o.dtype, seed=o.seed,
                                   progress=o.progress)
     requests = build_requests(pair.tokenizer, schedule, o.seed)[: o.records]
+    stop = [] if o.ignore_eos else pair.stop_tokens()
     distiller = OnlineDistiller(pair.draft, o.loss, o.lr, o.update_interval, o.positions, o.beta) if o.online else None
     meta = new_meta(source="osdsim run", **pair.describe(), device=o.device, dtype=o.dtype,
                     threads=torch.get_num_threads(), gamma=o.gamma, proposer=pair.proposer(),
                     mode="greedy" if o.temperature == 0 else "sampling", temperature=o.temperature,
-                    max_new_tokens=o.max_new_tokens, schedule=schedule, records=len(requests),
+                    max_new_tokens=o.max_new_tokens, stop_tokens=stop, schedule=schedule, records=len(requests),
                     baseline=o.baseline, online=o.online_meta(), seed=o.seed, torch_version=torch.__version__,
                     transformers_version=package_version("transformers"), hardware=hardware_name(o.device),
                     load_average_1m=load_average())
@@ -194,7 +196,7 @@ def _serve(options: RunOptions, out: str | None, resume: bool) -> dict[str, Any]
         serve_stream(pair.target, pair.draft, requests[start:], emit, gamma=o.gamma,
                      max_new_tokens=o.max_new_tokens, temperature=o.temperature, seed=o.seed,
                      distiller=distiller, baseline=o.baseline, on_update=save,
-                     progress=lambda row: bar.update(1))
+                     progress=lambda row: bar.update(1), stop_tokens=frozenset(stop))
         bar.close()
     finally:
         if writer:
@@ -209,17 +211,19 @@ def _serve(options: RunOptions, out: str | None, resume: bool) -> dict[str, Any]
 # Meta fields a resumed run must share with its trace: what it serves and how it decodes. (The
 # record count may grow: a run stopped with --records N continues to the whole schedule.)
 RESUME_FIELDS = ("target", "draft", "target_params", "draft_params", "proposer", "gamma", "mode", "temperature",
-                 "max_new_tokens", "schedule", "online", "baseline", "seed", "device", "dtype")
+                 "max_new_tokens", "stop_tokens", "schedule", "online", "baseline", "seed", "device", "dtype")
 
 
 def resume_mismatch(old: dict, new: dict) -> list[str]:
     """The :data:`RESUME_FIELDS` where the trace's meta line ``old`` and the run's ``new`` differ,
-    each as ``"field: trace X, now Y"`` (fields an older trace lacks are not compared)."""
+    each as ``"field: trace X, now Y"`` (fields an older trace lacks are not compared, except
+    ``stop_tokens``: a trace from before it ran every record to max_new_tokens, i.e. none)."""
     import json
 
     def plain(v):
         return json.loads(json.dumps(v, default=str))
 
+    old = {"stop_tokens": [], **old}
     return [f"{k}: trace {short(old[k], 40)}, now {short(new.get(k), 40)}" for k in RESUME_FIELDS
             if k in old and plain(old[k]) != plain(new.get(k))]
 
