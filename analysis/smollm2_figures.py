@@ -5,8 +5,9 @@
 - figures/smollm2_alpha_over_records.png: α over records for the online, offline-distilled and
   frozen drafts on sql-q → math-q → humaneval (moving average of 25; the static runs served 50
   records per block and are drawn at each block's start);
-- figures/smollm2_alpha_long.png: the same three drafts on 200-record blocks (HumanEval: its 164
-  problems), the online one with the paper's settings (lr 1e-4, update every 8 records);
+- figures/smollm2_alpha_long.png: the same three kinds of draft, replies ending at the target's
+  end-of-turn token, on 200-record blocks (HumanEval: its 164 problems), the online one with the
+  paper's settings (lr 1e-4, update every 8 records); the runs above ran every record to 64 tokens;
 - figures/smollm2_languages.png: α over the first and the second half of each language's own online
   run (one draft per language, each starting from the same generic draft);
 - the per-block table of each run (α first/last 50, speedup where the trace has baselines),
@@ -26,7 +27,11 @@ from osdsim.trace.blocks import align_blocks, block_table
 
 RUNS = {"online (OSD)": "smollm2-osd-cpu.jsonl", "offline-distilled": "smollm2-offline-cpu.jsonl",
         "frozen": "smollm2-frozen-cpu.jsonl"}
-LONG = {"online (OSD, lr 1e-4, I = 8)": "smollm2-osd-long-cpu.jsonl", **{k: v for k, v in RUNS.items() if k != "online (OSD)"}}
+LONG = {"online (OSD, lr 1e-4, I = 8)": "smollm2-osd-long-cpu.jsonl",
+        "offline-distilled": "smollm2-offline-eos-cpu.jsonl", "frozen": "smollm2-frozen-eos-cpu.jsonl"}
+# Single-block runs with the same settings: arithmetic over 400 records; SQL at γ 2 with baselines.
+SINGLE = {"online (OSD, lr 1e-4, I = 8), 400 records": "smollm2-osd-math400-cpu.jsonl",
+          "online (OSD, lr 1e-4, I = 8), γ 2, baselines": "smollm2-osd-sql-g2-cpu.jsonl"}
 LANGUAGES = ("zh", "ko", "es", "pt", "fr", "de")
 
 
@@ -37,15 +42,16 @@ def main() -> None:
     if runs:
         save(alpha_over_records(align_blocks(runs), 25, "SmolLM2-135M-Instruct + 2-layer distilled draft "
                                 "(CPU, greedy, γ = 3): α over records"), "smollm2_alpha_over_records.png")
-        tables = [block_table(r, 50).assign(run=label, blocks="100") for label, r in runs.items()]
+        tables = [block_table(r, 50).assign(run=label, blocks="100, 64 tokens each") for label, r in runs.items()]
     long = {label: read_trace(str(traces / name)).records for label, name in LONG.items()
             if os.path.exists(traces / name)}
     if runs and len(long) == len(LONG):
         save(alpha_over_records(align_blocks(long), 25, "SmolLM2-135M-Instruct + 2-layer draft, 200-record blocks "
                                 "(CPU, greedy, γ = 3): α over records"), "smollm2_alpha_long.png")
-        label = next(iter(LONG))
-        tables.append(block_table(long[label], 50).assign(run=label, blocks="200"))
+        tables += [block_table(r, 50).assign(run=label, blocks="200, end at EOS") for label, r in long.items()]
     if runs:
+        tables += [block_table(read_trace(str(traces / name)).records, 50).assign(run=label, blocks="one, end at EOS")
+                   for label, name in SINGLE.items() if os.path.exists(traces / name)]
         blocks = pd.concat(tables, ignore_index=True)
         blocks.to_csv(ROOT / "figures" / "smollm2_blocks.csv", index=False)
         print(blocks.round(3).to_string(index=False))

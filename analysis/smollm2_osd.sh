@@ -1,10 +1,10 @@
 #!/bin/bash
 # The SmolLM2-135M-Instruct OSD experiments behind traces/smollm2-*.jsonl and the README's real-run
-# section (about 1.5 hours on the 2-core development VM). Each step skips what already exists, so
+# section (about 3 hours on the 2-core development VM). Each step skips what already exists, so
 # a killed script continues where it stopped (osdsim run --resume finishes a half-written trace).
 #   bash analysis/smollm2_osd.sh [step ...]
 #   steps: drafts online frozen offline gammas online-g2 languages sizes   (64 tokens a record)
-#          long frozen-eos offline-eos long-gammas                          (replies end at <|im_end|>)
+#          long frozen-eos offline-eos long-gammas long-math long-g2        (replies end at <|im_end|>)
 # The first steps' traces were recorded before osdsim ended replies at the target's end-of-sequence
 # token: every record ran to 64 new tokens (--ignore-eos reproduces that), so a short SQL answer was
 # followed by the model inventing further chat turns. The later steps end each reply where a
@@ -33,7 +33,7 @@ draft() {  # draft L: the generic draft of L layers, distilled on 150k tokens of
 }
 step() { [ $# -eq 0 ] || [[ " $* " == *" $STEP "* ]]; }
 
-for STEP in drafts online frozen offline gammas online-g2 languages sizes long frozen-eos offline-eos long-gammas; do
+for STEP in drafts online frozen offline gammas online-g2 languages sizes long frozen-eos offline-eos long-gammas long-math long-g2; do
   step "${@}" || continue
   case $STEP in
     drafts) draft 2 ;;
@@ -73,9 +73,17 @@ for STEP in drafts online frozen offline gammas online-g2 languages sizes long f
                  run traces/smollm2-offline-eos-cpu.jsonl "${EOS[@]}" --draft "$D/offline-eos-l2" --schedule "$SHORT" ;;
     # long-gammas: that adapted draft on fresh questions (seed 3), each record also decoded plainly
     long-gammas) for G in 2 3; do
-                   run "traces/smollm2-long-adapted-g$G-cpu.jsonl" "${BASE[@]}" --draft "$D/online-long-l2" --schedule sql-q:12,math-q:12 --seed 3 \
-                     --gamma "$G" --baseline
+                   run "traces/smollm2-long-adapted-g$G-cpu.jsonl" "${BASE[@]}" --draft "$D/online-long-l2" \
+                     --schedule sql-q:12,math-q:12 --seed 3 --gamma "$G" --baseline
                  done ;;
+    # long-math: arithmetic was still learning at the end of its 200 records; one block of 400
+    # (the same first 200 prompts), from the generic draft, the paper's settings
+    long-math) run traces/smollm2-osd-math400-cpu.jsonl "${EOS[@]}" --draft "$D/text-l2" --schedule math-q:400 \
+                 --online --update-interval 8 --lr 1e-4 --positions all ;;
+    # long-g2: the speedup while adapting: 200 SQL questions at gamma 2 (the better gamma on this
+    # CPU), the paper's settings, each record also decoded plainly
+    long-g2) run traces/smollm2-osd-sql-g2-cpu.jsonl "${BASE[@]}" --gamma 2 --draft "$D/text-l2" --schedule sql-q:200 \
+               --online --update-interval 8 --lr 1e-4 --positions all --baseline ;;
     # ShareGPT's packaged part holds 13-34 prompts for each of these languages outside the training
     # split (zh and fr 19, de 13), one each for ja and ru; four of them here, 16 records each.
     languages) for LN in zh:16 ko:16 es:16 pt:16; do
