@@ -31,3 +31,43 @@ def test_demo_skip_real_writes_figures_and_report(tmp_path, capsys):
     assert speeds[0] > 1 > speeds[-1]
     # OSD raises the simulated service's mean alpha over the static draft.
     assert data["service"]["online"]["mean_alpha"] > data["service"]["static"]["mean_alpha"]
+
+
+def test_live_run_replaces_a_trace_an_older_demo_wrote_with_other_options(tmp_path, monkeypatch):
+    import osdsim.cli.cmd_run as cmd_run
+    from osdsim.cli import demo_stages
+
+    trace = tmp_path / "osd-run.jsonl"
+    trace.write_text("old\n")
+    (tmp_path / "osd-run.jsonl.draft.pt").write_text("old checkpoint\n")
+    calls = []
+
+    def fake_run(options, out, resume=False):
+        calls.append(resume)
+        if resume:
+            raise ValueError(f"--resume: {out} was written by a run with other options (stop_tokens: trace [], now [2])")
+        assert not trace.exists() and not (tmp_path / "osd-run.jsonl.draft.pt").exists()
+        trace.write_text('{"type":"meta","schema_version":1}\n')
+        return {}
+
+    monkeypatch.setattr(cmd_run, "record_run", fake_run)
+    monkeypatch.setattr(demo_stages, "live_draft", lambda: "draft-folder")
+    monkeypatch.setattr("osdsim.trace.blocks.block_table", lambda records, edge: __import__("pandas").DataFrame())
+    payload = demo_stages.real_run(tmp_path, None)
+    assert calls == [True, False] and payload["trace_path"] == str(trace)
+
+
+def test_live_run_passes_other_errors_on(tmp_path, monkeypatch):
+    import osdsim.cli.cmd_run as cmd_run
+    from osdsim.cli import demo_stages
+
+    (tmp_path / "osd-run.jsonl").write_text("old\n")
+
+    def fake_run(options, out, resume=False):
+        raise ValueError("--resume: the trace is locked by PID 1")
+
+    monkeypatch.setattr(cmd_run, "record_run", fake_run)
+    monkeypatch.setattr(demo_stages, "live_draft", lambda: "draft-folder")
+    with pytest.raises(ValueError, match="locked"):
+        demo_stages.real_run(tmp_path, None)
+    assert (tmp_path / "osd-run.jsonl").read_text() == "old\n"
