@@ -93,9 +93,9 @@ def pick_token(logits: torch.Tensor, temperature: float, generator) -> tuple[int
 def speculative_generate(target, draft, prompt: list[int], max_new_tokens: int, gamma: int,
                          temperature: float = 0.0, generator: torch.Generator | None = None,
                          collect: bool = False, stop_tokens: Collection[int] = ()) -> Generation:
-    """Generate up to ``max_new_tokens`` after ``prompt`` (fewer when one of ``stop_tokens`` comes) with ``draft`` proposing up to ``gamma`` per
-    step. ``draft`` is a draft model or a proposer of ``osdsim.real.proposers`` (n-gram lookup,
-    self-speculation).
+    """Generate up to ``max_new_tokens`` after ``prompt`` (fewer when one of ``stop_tokens``
+    comes) with ``draft`` proposing up to ``gamma`` per step. ``draft`` is a draft model or a
+    proposer of ``osdsim.real.proposers`` (n-gram lookup, self-speculation).
 
     ``temperature`` 0 is greedy (output identical to the target's greedy decoding); above 0 it is
     Leviathan rejection sampling at that temperature (lossless; a deterministic proposal has a
