@@ -31,7 +31,9 @@ LONG = {"online (OSD, lr 1e-4, I = 8)": "smollm2-osd-long-cpu.jsonl",
         "offline-distilled": "smollm2-offline-eos-cpu.jsonl", "frozen": "smollm2-frozen-eos-cpu.jsonl"}
 # Single-block runs with the same settings: arithmetic over 400 records; SQL at γ 2 with baselines.
 SINGLE = {"online (OSD, lr 1e-4, I = 8), 400 records": "smollm2-osd-math400-cpu.jsonl",
-          "online (OSD, lr 1e-4, I = 8), γ 2, baselines": "smollm2-osd-sql-g2-cpu.jsonl"}
+          "online (OSD, lr 1e-4, I = 8), γ 2, baselines": "smollm2-osd-sql-g2-cpu.jsonl",
+          "the same, 1-layer draft": "smollm2-osd-sql-g2-l1-cpu.jsonl",
+          "the same, 4-layer draft": "smollm2-osd-sql-g2-l4-cpu.jsonl"}
 LANGUAGES = ("zh", "ko", "es", "pt", "fr", "de")
 
 

@@ -4,7 +4,7 @@
 # a killed script continues where it stopped (osdsim run --resume finishes a half-written trace).
 #   bash analysis/smollm2_osd.sh [step ...]
 #   steps: drafts online frozen offline gammas online-g2 languages sizes   (64 tokens a record)
-#          long frozen-eos offline-eos long-gammas long-math long-g2        (replies end at <|im_end|>)
+#          long frozen-eos offline-eos long-gammas long-math long-g2 sizes-g2  (replies end at <|im_end|>)
 # The first steps' traces were recorded before osdsim ended replies at the target's end-of-sequence
 # token: every record ran to 64 new tokens (--ignore-eos reproduces that), so a short SQL answer was
 # followed by the model inventing further chat turns. The later steps end each reply where a
@@ -33,7 +33,7 @@ draft() {  # draft L: the generic draft of L layers, distilled on 150k tokens of
 }
 step() { [ $# -eq 0 ] || [[ " $* " == *" $STEP "* ]]; }
 
-for STEP in drafts online frozen offline gammas online-g2 languages sizes long frozen-eos offline-eos long-gammas long-math long-g2; do
+for STEP in drafts online frozen offline gammas online-g2 languages sizes long frozen-eos offline-eos long-gammas long-math long-g2 sizes-g2; do
   step "${@}" || continue
   case $STEP in
     drafts) draft 2 ;;
@@ -84,6 +84,11 @@ for STEP in drafts online frozen offline gammas online-g2 languages sizes long f
     # CPU), the paper's settings, each record also decoded plainly
     long-g2) run traces/smollm2-osd-sql-g2-cpu.jsonl "${BASE[@]}" --gamma 2 --draft "$D/text-l2" --schedule sql-q:200 \
                --online --update-interval 8 --lr 1e-4 --positions all --baseline ;;
+    # sizes-g2: the 1- and 4-layer generic drafts through the same run (which size pays best)
+    sizes-g2) for L in 1 4; do
+                run "traces/smollm2-osd-sql-g2-l$L-cpu.jsonl" "${BASE[@]}" --gamma 2 --draft "$D/text-l$L" \
+                  --schedule sql-q:200 --online --update-interval 8 --lr 1e-4 --positions all --baseline
+              done ;;
     # ShareGPT's packaged part holds 13-34 prompts for each of these languages outside the training
     # split (zh and fr 19, de 13), one each for ja and ru; four of them here, 16 records each.
     languages) for LN in zh:16 ko:16 es:16 pt:16; do
