@@ -2,11 +2,13 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from osdsim import cost
 from osdsim.cli.demo_stages import speedup_grid
 from osdsim.cli.main import main
+from osdsim.real.workflow import ResumeMismatch
 
 
 def test_grid_matches_closed_form():
@@ -45,14 +47,14 @@ def test_live_run_replaces_a_trace_an_older_demo_wrote_with_other_options(tmp_pa
     def fake_run(options, out, resume=False):
         calls.append(resume)
         if resume:
-            raise ValueError(f"--resume: {out} was written by a run with other options (stop_tokens: trace [], now [2])")
+            raise ResumeMismatch(f"--resume: {out} was written by a run with other options (stop_tokens: trace [], now [2])")
         assert not trace.exists() and not (tmp_path / "osd-run.jsonl.draft.pt").exists()
         trace.write_text('{"type":"meta","schema_version":1}\n')
         return {}
 
     monkeypatch.setattr(cmd_run, "record_run", fake_run)
     monkeypatch.setattr(demo_stages, "live_draft", lambda: "draft-folder")
-    monkeypatch.setattr("osdsim.trace.blocks.block_table", lambda records, edge: __import__("pandas").DataFrame())
+    monkeypatch.setattr("osdsim.trace.blocks.block_table", lambda records, edge: pd.DataFrame())
     payload = demo_stages.real_run(tmp_path, None)
     assert calls == [True, False] and payload["trace_path"] == str(trace)
 

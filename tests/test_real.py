@@ -11,7 +11,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from scipy.stats import chisquare  # noqa: E402
-from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
+from tiny_llama import tiny  # noqa: E402
+from transformers import LlamaForCausalLM  # noqa: E402
 
 from osdsim.real.cache import cache_length, crop_cache  # noqa: E402
 from osdsim.real.losses import distill_loss, forward_kl, jsd, mix, reverse_kl  # noqa: E402
@@ -35,14 +36,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def tiny(hidden: int, layers: int, seed: int, vocab: int = 64):
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=2 * hidden,
-                      num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=2,
-                      max_position_embeddings=256)
-    return LlamaForCausalLM(cfg).eval()
 
 
 @pytest.fixture(scope="module")

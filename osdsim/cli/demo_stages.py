@@ -123,7 +123,7 @@ def real_run(out: Path, records: int | None) -> dict:
     """A live OSD run on this machine (``osdsim run``): SmolLM2-135M-Instruct, the cached demo
     draft adapted online on text-to-SQL questions, each record also decoded plainly."""
     from osdsim.cli.cmd_run import record_run
-    from osdsim.real.workflow import RunOptions
+    from osdsim.real.workflow import ResumeMismatch, RunOptions
 
     trace = out / "osd-run.jsonl"
     # γ 3 as in the committed experiments (γ 2 pays more on a 2-core CPU: README, "Speedup")
@@ -134,9 +134,7 @@ def real_run(out: Path, records: int | None) -> dict:
     # other options (this is the demo's own output) is replaced.
     try:
         payload = record_run(options, str(trace), resume=trace.exists())
-    except ValueError as exc:
-        if "written by a run with other options" not in str(exc):
-            raise
+    except ResumeMismatch:
         for stale in (trace, Path(f"{trace}.draft.pt")):
             stale.unlink(missing_ok=True)
         payload = record_run(options, str(trace))

@@ -107,8 +107,8 @@ def serve_stream(target, draft, requests: Iterable[Request], emit: Callable[...,
                  distiller: OnlineDistiller | None = None, baseline: bool = False,
                  on_update: Callable[[OnlineDistiller], None] | None = None,
                  progress: Callable[[dict], None] | None = None, stop_tokens: Collection[int] = ()) -> None:
-    """Serve ``requests`` in order, each until ``max_new_tokens`` or one of ``stop_tokens``; emit ``step`` and ``record`` lines, and ``update`` lines when
-    ``distiller`` is given. ``baseline`` also decodes each prompt with the target alone and emits
+    """Serve ``requests`` in order, each until ``max_new_tokens`` or one of ``stop_tokens``; emit
+    ``step`` and ``record`` lines, and ``update`` lines when ``distiller`` is given. ``baseline`` also decodes each prompt with the target alone and emits
     a record with ``mode="baseline"``. ``on_update`` runs after each update line (checkpointing)."""
     since = 0
     for req in requests:

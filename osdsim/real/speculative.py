@@ -134,14 +134,15 @@ def speculative_generate(target, draft, prompt: list[int], max_new_tokens: int, 
         step = _step(len(drafts), verdict, t1 - t0, t2 - t1, len(tokens), conf)
         new = drafts[: verdict.accepted] + [verdict.next_token]
         stop = next((i for i, t in enumerate(new) if t in stop_tokens), None)
-        if stop is not None and stop < verdict.accepted:  # an accepted draft ends the text
+        cut = stop is not None and stop < verdict.accepted  # an accepted draft ends the text
+        if cut:
             new = new[: stop + 1]
             step.accepted = step.emitted = stop + 1
             step.accepted_mask = step.accepted_mask[: stop + 1]
         steps.append(step)
         if collect:
             rows.append(logits[: len(new)].float().cpu())
-            mism += [False] * (len(new) - 1) + [len(new) > step.accepted and step.accepted < len(drafts)]
+            mism += [False] * (len(new) - 1) + [not cut and verdict.accepted < len(drafts)]
         tokens += new
         if stop is not None:
             break

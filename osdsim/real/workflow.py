@@ -208,22 +208,28 @@ def _serve(options: RunOptions, out: str | None, resume: bool) -> dict[str, Any]
     return _summary(out, meta, rows, start)
 
 
+class ResumeMismatch(ValueError):
+    """``--resume`` of a trace that a run with other options wrote."""
+
+
 # Meta fields a resumed run must share with its trace: what it serves and how it decodes. (The
 # record count may grow: a run stopped with --records N continues to the whole schedule.)
 RESUME_FIELDS = ("target", "draft", "target_params", "draft_params", "proposer", "gamma", "mode", "temperature",
                  "max_new_tokens", "stop_tokens", "schedule", "online", "baseline", "seed", "device", "dtype")
+# What a trace written before a field existed did: every record ran to max_new_tokens.
+RESUME_DEFAULTS = {"stop_tokens": []}
 
 
 def resume_mismatch(old: dict, new: dict) -> list[str]:
     """The :data:`RESUME_FIELDS` where the trace's meta line ``old`` and the run's ``new`` differ,
-    each as ``"field: trace X, now Y"`` (fields an older trace lacks are not compared, except
-    ``stop_tokens``: a trace from before it ran every record to max_new_tokens, i.e. none)."""
+    each as ``"field: trace X, now Y"`` (a field an older trace lacks takes its value from
+    :data:`RESUME_DEFAULTS`, or is not compared)."""
     import json
 
     def plain(v):
         return json.loads(json.dumps(v, default=str))
 
-    old = {"stop_tokens": [], **old}
+    old = {**RESUME_DEFAULTS, **old}
     return [f"{k}: trace {short(old[k], 40)}, now {short(new.get(k), 40)}" for k in RESUME_FIELDS
             if k in old and plain(old[k]) != plain(new.get(k))]
 
@@ -243,7 +249,7 @@ def _resume(out: str, distiller, checkpoint: str, meta: dict) -> int:
         raise ValueError(f"--resume: {out} is empty (its run wrote nothing); run again without --resume")
     differ = resume_mismatch(read_trace(out).meta, meta)
     if differ:
-        raise ValueError(f"--resume: {out} was written by a run with other options ({'; '.join(differ)}); "
+        raise ResumeMismatch(f"--resume: {out} was written by a run with other options ({'; '.join(differ)}); "
                          "resume with the trace's options or choose another --out")
     last_update = None
     if distiller is not None:
