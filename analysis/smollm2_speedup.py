@@ -8,7 +8,11 @@ speculative time of the same prompts), the measured α (accepted / tested positi
 draft's time per drafted token over plain decoding's time per token, both from the trace), and
 the closed form τ(α, γ) / (γc + 1) (Leviathan et al. 2023, Theorem 3.8), which assumes verifying
 γ + 1 tokens costs one decoding step: the ratio verify / plain step is printed beside it, and
-τ / (γc + verify ratio), the same formula with the verify priced as measured.
+τ / (γc + verify ratio), the same formula with the verify priced as measured; decoding_speedup
+leaves both sides' prefill out; outside_forwards is the share of speculative decoding time spent
+outside the draft and verify forwards (cache rollback, Python); tokens_per_step is what the steps
+emitted against τ(α, γ), which assumes independent acceptances; verify_mean_over_step is the mean
+where verify_over_step is the median.
 """
 
 from __future__ import annotations
@@ -45,9 +49,16 @@ def rows(path: str, edge: int):
         full = steps[steps["drafted"] == gamma]
         verify_ratio = float(full["verify_s"].median() / plain_token_s) if len(full) else float("nan")
         measured = float(plain["latency_s"].sum() / part["latency_s"].sum())
+        decoding = part["latency_s"] - part["prefill_s"]  # the speculative records without their prefill
+        forwards = float((steps["draft_s"] + steps["verify_s"]).sum())
         yield {"trace": path.split("/")[-1], "domain": block["domain"].iloc[0], "records": len(part), "gamma": gamma,
                "alpha": round(alpha, 3), "c": round(c, 3), "verify_over_step": round(verify_ratio, 2),
                "measured_speedup": round(measured, 3),
+               "decoding_speedup": round(float((plain["latency_s"] - plain["prefill_s"]).sum() / decoding.sum()), 3),
+               "outside_forwards": round(1 - forwards / float(decoding.sum()), 3),
+               "tokens_per_step": round(float(steps["emitted"].sum() / len(steps)), 3),
+               "tau": round(float(cost.tau(alpha, gamma)), 3),
+               "verify_mean_over_step": round(float(full["verify_s"].mean() / plain_token_s), 2),
                "closed_form": round(float(cost.walltime_improvement(alpha, gamma, c)), 3),
                "with_verify_cost": round(float(cost.tau(alpha, gamma)) / (gamma * c + verify_ratio), 3),
                "plain_tok_s": round(1 / plain_token_s, 1)}
