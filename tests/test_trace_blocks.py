@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from osdsim.trace.blocks import align_blocks, block_table
+from osdsim.trace.blocks import align_blocks, block_table, rolling_speedup
 
 
 def _records(alphas: dict[str, list[float]], base_s: float | None = None, spec_s: float = 1.0) -> pd.DataFrame:
@@ -51,3 +51,23 @@ def test_align_puts_a_shorter_run_at_each_block_start():
     assert out["long"]["record"].tolist() == list(range(8))
     with pytest.raises(ValueError, match="more domain blocks"):
         align_blocks({"a": _records({"sql": [0.1] * 4}), "b": _records({"x": [0.1], "y": [0.1]})})
+
+
+def test_rolling_speedup_is_a_ratio_of_sums_over_the_trailing_window():
+    recs = _records({"sql": [0.2, 0.4, 0.6, 0.8]}, base_s=3.0, spec_s=2.0)
+    recs.loc[recs["record"].eq(3) & recs["mode"].eq("speculative"), "latency_s"] = 1.0
+    r = rolling_speedup(recs, window=2)
+    assert r["record"].tolist() == [0, 1, 2, 3]
+    assert r["speedup"].tolist() == pytest.approx([3 / 2, 6 / 4, 6 / 4, 6 / 3])
+    assert r["alpha"].tolist() == pytest.approx([0.2, 0.3, 0.5, 0.7])
+    with pytest.raises(ValueError, match="window"):
+        rolling_speedup(recs, window=0)
+
+
+def test_rolling_speedup_needs_a_baseline_for_every_record():
+    with pytest.raises(ValueError, match="baselines"):
+        rolling_speedup(_records({"sql": [0.5, 0.5]}))
+    recs = _records({"sql": [0.5, 0.5]}, base_s=1.0)
+    recs = recs[~(recs["record"].eq(1) & recs["mode"].eq("baseline"))]
+    with pytest.raises(ValueError, match="record 1 has no plain-decoding baseline"):
+        rolling_speedup(recs)

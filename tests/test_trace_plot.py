@@ -33,3 +33,20 @@ def test_alpha_over_records_needs_columns():
 
     with pytest.raises(ValueError, match="alpha"):
         alpha_over_records(pd.DataFrame({"record": [0], "domain": ["x"]}))
+
+
+def test_speedup_over_records_draws_the_rolling_ratio_and_break_even():
+    from osdsim.plots.online import speedup_over_records
+
+    spec = records(40).assign(latency_s=np.linspace(2.0, 1.0, 40))
+    runs = {"online": pd.concat([spec, spec.assign(mode="baseline", alpha=np.nan, latency_s=1.5)])}
+    fig = speedup_over_records(runs, window=10)
+    ax = fig.axes[0]
+    plain = pd.Series([1.5] * 40).rolling(10, min_periods=1).sum()
+    assert np.allclose(ax.lines[0].get_ydata(), plain / spec["latency_s"].rolling(10, min_periods=1).sum())
+    assert list(ax.lines[1].get_ydata()) == [1.0, 1.0]  # break-even
+    assert ax.texts[0].get_text() == f"{1.5 * 10 / spec['latency_s'].tail(10).sum():.2f}×"
+    with pytest.raises(ValueError, match="baselines"):
+        speedup_over_records({"no baseline": records(10)})
+    with pytest.raises(ValueError, match="at least one run"):
+        speedup_over_records({})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from osdsim.plots.style import new_figure
+from osdsim.plots.style import new_figure, wrap
 
 
 def _speculative(df: pd.DataFrame) -> pd.DataFrame:
@@ -80,4 +80,31 @@ def alpha_gain_bars(table: pd.DataFrame, label: str = "domain",
     ax.set_ylabel("mean α")
     ax.legend(loc="upper right", fontsize=8)
     fig.suptitle(title)
+    return fig
+
+
+def speedup_over_records(runs: dict[str, pd.DataFrame], window: int = 50,
+                         title: str = "Measured speedup over plain decoding, over records"):
+    """One line per run with plain-decoding baselines: the speedup over a trailing ``window`` of
+    records (``osdsim.trace.blocks.rolling_speedup``: plain time over speculative time of the
+    same prompts), with the break-even line at 1.0 and each line's last value written at its end."""
+    from osdsim.trace.blocks import rolling_speedup
+
+    if not runs:
+        raise ValueError("speedup_over_records needs at least one run")
+    fig, ax = new_figure(width=7.5, height=3.8)
+    top = 1.0
+    for label, df in runs.items():
+        r = rolling_speedup(df, window)
+        line, = ax.plot(r["record"], r["speedup"], label=label, linewidth=1.4)
+        last = r.iloc[-1]
+        ax.annotate(f"{last['speedup']:.2f}×", (last["record"], last["speedup"]), xytext=(3, 0),
+                    textcoords="offset points", fontsize=8, color=line.get_color(), va="center")
+        top = max(top, float(r["speedup"].max()))
+    ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_ylim(0, top * 1.15)
+    ax.set_xlabel("record")
+    ax.set_ylabel(f"speedup (trailing {window} records)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(wrap(title), fontsize=10)
     return fig

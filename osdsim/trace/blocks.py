@@ -51,3 +51,27 @@ def align_blocks(runs: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         offset = df.groupby(block).cumcount()
         out[label] = df.assign(record=block.map(starts).to_numpy() + offset.to_numpy())
     return out
+
+
+def rolling_speedup(records: pd.DataFrame, window: int = 50) -> pd.DataFrame:
+    """Measured speedup over the records of a run with plain-decoding baselines, in a trailing
+    window: for each speculative record, the plain-decoding time of the last ``window`` records
+    over their speculative time (the same prompts and tokens), and their mean α. A window is
+    ratio of sums, not a mean of per-record ratios (long replies weigh as much as they take).
+    Columns ``record``, ``domain``, ``alpha``, ``speedup``."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be at least 1 record, got {window!r}")
+    spec = speculative_records(records).sort_values("record").reset_index(drop=True)
+    base = records[record_mode(records) == "baseline"].set_index("record")
+    if spec.empty or base.empty:
+        raise ValueError("rolling_speedup needs a trace with speculative records and their plain-decoding "
+                         "baselines (osdsim run --baseline)")
+    plain = base["latency_s"].reindex(spec["record"]).to_numpy()
+    if pd.isna(plain).any():
+        missing = spec["record"][pd.isna(plain)].iloc[0]
+        raise ValueError(f"record {missing} has no plain-decoding baseline")
+    plain_sum = pd.Series(plain).rolling(window, min_periods=1).sum()
+    spec_sum = spec["latency_s"].rolling(window, min_periods=1).sum()
+    return pd.DataFrame({"record": spec["record"], "domain": spec["domain"],
+                         "alpha": spec["alpha"].rolling(window, min_periods=1).mean(),
+                         "speedup": plain_sum / spec_sum})
