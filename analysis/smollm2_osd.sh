@@ -4,7 +4,8 @@
 # a killed script continues where it stopped (osdsim run --resume finishes a half-written trace).
 #   bash analysis/smollm2_osd.sh [step ...]
 #   steps: drafts online frozen offline gammas online-g2 languages sizes   (64 tokens a record)
-#          long frozen-eos offline-eos long-gammas long-math long-g2 sizes-g2  (replies end at <|im_end|>)
+#          long frozen-eos offline-eos long-gammas long-math long-g2 sizes-g2 offline-g2
+#          (replies end at <|im_end|>)
 # The first steps' traces were recorded before osdsim ended replies at the target's end-of-sequence
 # token: every record ran to 64 new tokens (--ignore-eos reproduces that), so a short SQL answer was
 # followed by the model inventing further chat turns. The later steps end each reply where a
@@ -31,9 +32,16 @@ draft() {  # draft L: the generic draft of L layers, distilled on 150k tokens of
   [ -f "$D/text-l$1/config.json" ] || "$OSD" distill --target smollm2-135m --draft "layers:$1" --domains '' \
     --text-tokens 150000 --text-lr 1e-3 --threads 2 --no-progress --out "$D/text-l$1"
 }
+offline_eos_draft() {  # the generic 2-layer draft distilled on the target's replies to held-out sql-q and math-q questions
+  draft 2
+  [ -f "$D/offline-eos-l2/config.json" ] || "$OSD" distill --target smollm2-135m --draft "$D/text-l2" \
+    --domains sql-q,math-q --prompts-per-domain 60 --epochs 2 --lr 5e-4 --threads 2 --no-progress \
+    --out "$D/offline-eos-l2"
+}
 step() { [ $# -eq 0 ] || [[ " $* " == *" $STEP "* ]]; }
 
-for STEP in drafts online frozen offline gammas online-g2 languages sizes long frozen-eos offline-eos long-gammas long-math long-g2 sizes-g2; do
+for STEP in drafts online frozen offline gammas online-g2 languages sizes long frozen-eos offline-eos long-gammas long-math long-g2 sizes-g2 \
+            offline-g2; do
   step "${@}" || continue
   case $STEP in
     drafts) draft 2 ;;
@@ -67,9 +75,7 @@ for STEP in drafts online frozen offline gammas online-g2 languages sizes long f
               --save-draft "$D/online-long-l2" ;;
     # the static drafts on the first 50 records of each of those blocks (the same prompts)
     frozen-eos) run traces/smollm2-frozen-eos-cpu.jsonl "${EOS[@]}" --draft "$D/text-l2" --schedule "$SHORT" ;;
-    offline-eos) [ -f "$D/offline-eos-l2/config.json" ] || "$OSD" distill --target smollm2-135m \
-                   --draft "$D/text-l2" --domains sql-q,math-q --prompts-per-domain 60 --epochs 2 --lr 5e-4 \
-                   --threads 2 --no-progress --out "$D/offline-eos-l2"
+    offline-eos) offline_eos_draft
                  run traces/smollm2-offline-eos-cpu.jsonl "${EOS[@]}" --draft "$D/offline-eos-l2" --schedule "$SHORT" ;;
     # long-gammas: that adapted draft on fresh questions (seed 3), each record also decoded plainly
     long-gammas) for G in 2 3; do
@@ -89,6 +95,22 @@ for STEP in drafts online frozen offline gammas online-g2 languages sizes long f
                 run "traces/smollm2-osd-sql-g2-l$L-cpu.jsonl" "${BASE[@]}" --gamma 2 --draft "$D/text-l$L" \
                   --schedule sql-q:200 --online --update-interval 8 --lr 1e-4 --positions all --baseline
               done ;;
+    # offline-g2: the OSD paper's full recipe, offline distillation before serving and online after:
+    # the offline-eos draft adapting online on 400 SQL questions at gamma 2 (the first 200 are
+    # long-g2's), each record also decoded plainly; then the same draft kept frozen on the first
+    # 100 of those questions (what offline distillation alone buys), and the adapted draft on fresh
+    # questions at three gammas
+    offline-g2) offline_eos_draft
+                run traces/smollm2-osd-sql400-offline-g2-cpu.jsonl "${BASE[@]}" --gamma 2 --draft "$D/offline-eos-l2" \
+                  --schedule sql-q:400 --online --update-interval 8 --lr 1e-4 --positions all --baseline \
+                  --save-draft "$D/online-sql400-l2"
+                run traces/smollm2-offline-frozen-g2-cpu.jsonl "${BASE[@]}" --gamma 2 --draft "$D/offline-eos-l2" \
+                  --schedule sql-q:100 --baseline
+                # the adapted draft, frozen, on 50 fresh SQL questions (seed 3) at gamma 1, 2 and 3
+                for G in 1 2 3; do
+                  run "traces/smollm2-sql400-adapted-g$G-cpu.jsonl" "${BASE[@]}" --draft "$D/online-sql400-l2" \
+                    --schedule sql-q:50 --seed 3 --gamma "$G" --baseline
+                done ;;
     # ShareGPT's packaged part holds 13-34 prompts for each of these languages outside the training
     # split (zh and fr 19, de 13), one each for ja and ru; four of them here, 16 records each.
     languages) for LN in zh:16 ko:16 es:16 pt:16; do
