@@ -10,6 +10,9 @@
   paper's settings (lr 1e-4, update every 8 records); the runs above ran every record to 64 tokens;
 - figures/smollm2_languages.png: α over the first and the second half of each language's own online
   run (one draft per language, each starting from the same generic draft);
+- figures/smollm2_speedup_over_records.png: measured speedup over plain decoding (trailing 50
+  records) of the SQL runs at γ 2 with baselines: the generic draft adapting online, the
+  offline-distilled draft adapting online (400 records), and that draft kept frozen;
 - the per-block table of each run (α first/last 50, speedup where the trace has baselines),
   printed and written to figures/smollm2_blocks.csv.
 """
@@ -21,7 +24,7 @@ import os
 import pandas as pd
 from _common import ROOT, save
 
-from osdsim.plots.online import alpha_gain_bars, alpha_over_records
+from osdsim.plots.online import alpha_gain_bars, alpha_over_records, speedup_over_records
 from osdsim.trace import read_trace, speculative_records
 from osdsim.trace.blocks import align_blocks, block_table
 
@@ -33,7 +36,13 @@ LONG = {"online (OSD, lr 1e-4, I = 8)": "smollm2-osd-long-cpu.jsonl",
 SINGLE = {"online (OSD, lr 1e-4, I = 8), 400 records": "smollm2-osd-math400-cpu.jsonl",
           "online (OSD, lr 1e-4, I = 8), γ 2, baselines": "smollm2-osd-sql-g2-cpu.jsonl",
           "the same, 1-layer draft": "smollm2-osd-sql-g2-l1-cpu.jsonl",
-          "the same, 4-layer draft": "smollm2-osd-sql-g2-l4-cpu.jsonl"}
+          "the same, 4-layer draft": "smollm2-osd-sql-g2-l4-cpu.jsonl",
+          "offline-distilled draft, then online, γ 2, baselines": "smollm2-osd-sql400-offline-g2-cpu.jsonl",
+          "offline-distilled draft, frozen, γ 2, baselines": "smollm2-offline-frozen-g2-cpu.jsonl"}
+# The SQL runs at γ 2 with baselines, for the speedup over records.
+SPEEDUP = {"generic draft, online (OSD)": "smollm2-osd-sql-g2-cpu.jsonl",
+           "offline-distilled draft, online (OSD)": "smollm2-osd-sql400-offline-g2-cpu.jsonl",
+           "offline-distilled draft, frozen": "smollm2-offline-frozen-g2-cpu.jsonl"}
 LANGUAGES = ("zh", "ko", "es", "pt", "fr", "de")
 
 
@@ -62,6 +71,12 @@ def main() -> None:
         blocks = pd.concat(tables, ignore_index=True)
         blocks.to_csv(ROOT / "figures" / "smollm2_blocks.csv", index=False)
         print(blocks.round(3).to_string(index=False))
+    speed = {label: read_trace(str(traces / name)).records for label, name in SPEEDUP.items()
+             if os.path.exists(traces / name)}
+    if speed:
+        save(speedup_over_records(speed, 50, "SmolLM2-135M-Instruct + 2-layer draft on text-to-SQL questions "
+                                  "(CPU, 2 threads, greedy, γ = 2): speedup over plain decoding"),
+             "smollm2_speedup_over_records.png")
     rows = []
     for lang in LANGUAGES:
         path = traces / f"smollm2-lang-{lang}-cpu.jsonl"

@@ -23,11 +23,17 @@ def test_demo_skip_real_writes_figures_and_report(tmp_path, capsys):
                  "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0
-    for name in ("speedup_vs_alpha", "demo_sim_alpha", "demo_speedup_vs_rate", "demo_replicas_vs_load"):
+    for name in ("speedup_vs_alpha", "demo_sim_alpha", "demo_speedup_vs_rate", "demo_replicas_vs_load",
+                 "demo_smollm2_speedup"):
         png = tmp_path / "fig" / f"{name}.png"
         assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## 5. What-if sweep and capacity plan" in report and "demo_replicas_vs_load.png" in report
+    # The committed SQL runs' speedup, one line per draft, read from the traces they name.
+    speed = data["committed_speedup"]
+    assert [r["draft"] for r in speed] == ["the generic draft", "the offline-distilled draft"]
+    for r in speed:
+        assert f"Speedup: {r['draft']} adapting online" in report and f"{r['speedup_last']:.2f}×" in report
     # The batch study must show speculation losing at high batch on the A100.
     speeds = [r["speedup_gamma5"] for r in data["batch_study"]]
     assert speeds[0] > 1 > speeds[-1]

@@ -119,7 +119,7 @@ def run(args) -> Result:
     payload = {"out": str(out), "report": str(report), "figures": sorted(str(p) for p in figures.glob("*.png")),
                "stage_s": st.timings, "wall_s": wall, "curves": str(curves),
                "batch_study": results["closed_forms"]["batches"].to_dict("records"),
-               "service": results["service"]}
+               "service": results["service"], "committed_speedup": results["committed"].get("speedup")}
     if "loop" in results:
         val = results["loop"]["validation"]
         payload["validation"] = {"speedup": val["replayed"]["speedup"], "throughput": val["replayed"]["throughput"],
@@ -128,6 +128,9 @@ def run(args) -> Result:
         "Closed-form walltime improvement (Leviathan et al. 2023, Theorem 3.8):",
         table(results["closed_forms"]["table"].to_dict("records"), floatfmt=".3f"),
         "",
+        *[f"Committed real run (CPU, {r['domain']}, γ {r['gamma']}): {r['draft']} adapting online, {r['speedup_first']:.2f}x plain "
+          f"decoding over the first 50 records -> {r['speedup_last']:.2f}x over the last 50 (alpha {r['alpha_last']:.2f})"
+          for r in results["committed"].get("speedup") or []],
         f"Report: {report}",
         f"Figures: {figures}/ ({', '.join(Path(f).name for f in payload['figures'])})",
         f"Stage times (s): {json.dumps(st.timings)}; total {wall} s",

@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from osdsim.cli.demo_stages import COMMITTED_SPEEDUP
 from osdsim.safe.atomic import write_text_atomic
 
 
 def _speedup_line(r: dict) -> str:
-    return (f"Speedup: the same draft adapting online on {r['records']} {r['domain']} questions at γ = 2, each "
+    return (f"Speedup: {r['draft']} adapting online on {r['records']} {r['domain']} questions at γ = {r['gamma']}, each "
             f"also decoded plainly on the same machine: α {r['alpha_first']:.2f} and {r['speedup_first']:.2f}× "
             f"plain decoding over the first 50 records, α {r['alpha_last']:.2f} and {r['speedup_last']:.2f}× "
-            f"over the last 50 (`traces/{COMMITTED_SPEEDUP}`).")
+            f"over the last 50 (`traces/{r['trace']}`).")
 
 
 def _md_table(rows: list[dict], floatfmt: str = ".3g") -> str:
@@ -110,6 +109,8 @@ def write_report(out: Path, figures: Path, results: dict, timings: dict, curves:
         *[line for r in com.get("speedup") or [] for line in (_speedup_line(r), "")],
         _fig(out, figures / "demo_smollm2_alpha.png", "committed alpha over records"),
         "",
+        *([_fig(out, figures / "demo_smollm2_speedup.png", "committed speedup over records"), ""]
+          if com.get("speedup") else []),
     ]
     if "real" in results:
         real, val = results["real"], results["loop"]["validation"]
