@@ -101,7 +101,13 @@ for STEP in drafts online frozen offline gammas online-g2 languages sizes long f
     # 100 of those questions (what offline distillation alone buys), and the adapted draft on fresh
     # questions at three gammas
     offline-g2) offline_eos_draft
-                run traces/smollm2-osd-sql400-offline-g2-cpu.jsonl "${BASE[@]}" --gamma 2 --draft "$D/offline-eos-l2" \
+                T=traces/smollm2-osd-sql400-offline-g2-cpu.jsonl
+                if [ -s "$T" ] && [ ! -d "$D/online-sql400-l2" ] && [ ! -f "$T.draft.pt" ]; then
+                  # a checkout has the trace but not the adapted draft (never committed): rerun from scratch
+                  echo "offline-g2: $T is here but its adapted draft is not; move the trace away to rerun" >&2
+                  continue
+                fi
+                run "$T" "${BASE[@]}" --gamma 2 --draft "$D/offline-eos-l2" \
                   --schedule sql-q:400 --online --update-interval 8 --lr 1e-4 --positions all --baseline \
                   --save-draft "$D/online-sql400-l2"
                 run traces/smollm2-offline-frozen-g2-cpu.jsonl "${BASE[@]}" --gamma 2 --draft "$D/offline-eos-l2" \
