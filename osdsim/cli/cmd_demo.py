@@ -8,8 +8,9 @@ example of the API:
 2. real models: the committed SmolLM2-135M-Instruct experiments (online vs offline-distilled vs
    frozen 2-layer drafts through sql-q → math-q → humaneval, ``analysis/smollm2_osd.sh``, ~3 h
    here, so they are read from ``traces/``, not rerun), then a live run on this machine:
-   SmolLM2 with a 2-layer draft built from it and distilled for a minute (cached), adapted
-   online on 24 text-to-SQL questions, each record also decoded plainly as the baseline;
+   SmolLM2 with a 2-layer draft built from it, distilled on ShareGPT text and then on the
+   target's replies to 40 SQL questions (about three minutes, cached), adapted online on 24
+   fresh text-to-SQL questions, each record also decoded plainly as the baseline;
 3. calibrate the CPU card on the live run's even records, validate on its odd records;
 4. simulate Vicuna-7B + LLaMA-160M on an A100-80G with the committed run's learning curves and
    ShareGPT's request lengths;

@@ -117,8 +117,10 @@ def write_report(out: Path, figures: Path, results: dict, timings: dict, curves:
         cal = results["loop"]["calibration"]
         rep = val["replayed"]
         parts += [
-            "**Live run on this machine**: the same recipe at demo size (the draft distilled on "
-            f"{real.get('text_tokens', 16384):,} tokens, cached), target {real['target_params']:,} parameters, "
+            "**Live run on this machine**: the OSD paper's recipe at demo size (the draft distilled on "
+            f"{real.get('text_tokens', 16384):,} tokens of ShareGPT text, then offline on the target's replies to "
+            f"{real.get('offline_prompts', 40)} held-out SQL questions, both cached, then online), target "
+            f"{real['target_params']:,} parameters, "
             f"draft {real['draft_params']:,}; γ = {real['gamma']}; online distillation every "
             f"{real['online']['update_interval']} records on `{real.get('schedule', 'sql-q:24')}`; "
             "per block of 8 records:",
