@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -60,8 +61,10 @@ def test_rolling_speedup_is_a_ratio_of_sums_over_the_trailing_window():
     assert r["record"].tolist() == [0, 1, 2, 3]
     assert r["speedup"].tolist() == pytest.approx([3 / 2, 6 / 4, 6 / 4, 6 / 3])
     assert r["alpha"].tolist() == pytest.approx([0.2, 0.3, 0.5, 0.7])
-    with pytest.raises(ValueError, match="window"):
-        rolling_speedup(recs, window=0)
+    assert rolling_speedup(recs, window=np.int64(2))["speedup"].tolist() == r["speedup"].tolist()
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="window"):
+            rolling_speedup(recs, window=bad)
 
 
 def test_rolling_speedup_needs_a_baseline_for_every_record():

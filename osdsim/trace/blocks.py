@@ -3,6 +3,8 @@ plain-decoding baselines, and several runs of one schedule put on one record axi
 
 from __future__ import annotations
 
+import numbers
+
 import pandas as pd
 
 from osdsim.trace.select import record_mode, speculative_records
@@ -59,8 +61,9 @@ def rolling_speedup(records: pd.DataFrame, window: int = 50) -> pd.DataFrame:
     over their speculative time (the same prompts and tokens), and their mean α. A window is
     ratio of sums, not a mean of per-record ratios (long replies weigh as much as they take).
     Columns ``record``, ``domain``, ``alpha``, ``speedup``."""
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be at least 1 record, got {window!r}")
+    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
+        raise ValueError(f"window must be a whole number of records, at least 1, got {window!r}")
+    window = int(window)
     spec = speculative_records(records).sort_values("record").reset_index(drop=True)
     base = records[record_mode(records) == "baseline"].set_index("record")
     if spec.empty or base.empty:
