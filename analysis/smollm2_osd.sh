@@ -1,6 +1,6 @@
 #!/bin/bash
 # The SmolLM2-135M-Instruct OSD experiments behind traces/smollm2-*.jsonl and the README's real-run
-# section (about 3 hours on the 2-core development VM). Each step skips what already exists, so
+# section (about 3.5 hours on the 2-core development VM). Each step skips what already exists, so
 # a killed script continues where it stopped (osdsim run --resume finishes a half-written trace).
 #   bash analysis/smollm2_osd.sh [step ...]
 #   steps: drafts online frozen offline gammas online-g2 languages sizes   (64 tokens a record)

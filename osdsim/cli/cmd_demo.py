@@ -6,7 +6,7 @@ example of the API:
 
 1. closed forms: speedup vs α for several γ and c; the roofline batch study on an A100-80G;
 2. real models: the committed SmolLM2-135M-Instruct experiments (online vs offline-distilled vs
-   frozen 2-layer drafts through sql-q → math-q → humaneval, ``analysis/smollm2_osd.sh``, ~3 h
+   frozen 2-layer drafts through sql-q → math-q → humaneval, ``analysis/smollm2_osd.sh``, ~3.5 h
    here, so they are read from ``traces/``, not rerun), then a live run on this machine:
    SmolLM2 with a 2-layer draft built from it, distilled on ShareGPT text and then on the
    target's replies to 40 SQL questions (about three minutes, cached), adapted online on 24

@@ -92,7 +92,7 @@ def write_report(out: Path, figures: Path, results: dict, timings: dict, curves:
         "## 2. Real runs: SmolLM2-135M-Instruct and drafts distilled from it (CPU)",
         "",
         "**Committed experiments** (read from `traces/`, not rerun: `bash analysis/smollm2_osd.sh` takes about "
-        "3 hours on the 2-core development VM). A 2-layer draft built from the target's first layers with an "
+        "3.5 hours on the 2-core development VM). A 2-layer draft built from the target's first layers with an "
         "8,192-token head, distilled on 150k tokens of ShareGPT text, serves 200 text-to-SQL questions, 200 "
         "grade-school arithmetic questions and the 164 HumanEval problems (γ = 3, greedy, each reply ending at "
         "the target's end-of-turn token or after 64 tokens): online distillation with the OSD paper's settings "

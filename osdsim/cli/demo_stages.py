@@ -25,7 +25,7 @@ SLO_TPOT_S = 0.025
 LIVE_SCHEDULE = "sql-q:24"
 LIVE_TEXT_TOKENS = 16_384
 LIVE_OFFLINE_PROMPTS = 40
-# The committed SmolLM2 experiments (analysis/smollm2_osd.sh, ~3 h on the 2-core VM).
+# The committed SmolLM2 experiments (analysis/smollm2_osd.sh, ~3.5 h on the 2-core VM).
 TRACES = Path(__file__).resolve().parents[2] / "traces"
 # Replies end at the target's end-of-turn token; blocks of 200 records (HumanEval: its 164).
 COMMITTED = {"online (OSD)": "smollm2-osd-long-cpu.jsonl", "offline-distilled": "smollm2-offline-eos-cpu.jsonl",
