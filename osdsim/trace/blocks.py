@@ -15,23 +15,33 @@ def block_ids(records: pd.DataFrame) -> pd.Series:
     return records["domain"].ne(records["domain"].shift()).cumsum()
 
 
+def _with_plain(records: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """The speculative records in record order with ``plain_s``, the plain-decoding latency of the
+    same record (NaN where it has none), and whether the trace holds any baseline at all."""
+    spec = speculative_records(records).sort_values("record").reset_index(drop=True)
+    base = records[record_mode(records) == "baseline"]
+    if base.empty:  # a trace without baselines may lack the column too
+        return spec.assign(plain_s=float("nan")), False
+    plain = base.set_index("record")["latency_s"].reindex(spec["record"]).to_numpy()
+    return spec.assign(plain_s=plain), True
+
+
 def block_table(records: pd.DataFrame, edge: int = 50) -> pd.DataFrame:
     """One row per domain block: its records, mean α over its first and last ``edge`` records
     and the gain between them, and (with baselines) the speedup of the same records: plain
     decoding's time over speculative decoding's for the same prompts and tokens."""
     if edge < 1:
         raise ValueError(f"edge must be at least 1 record, got {edge}")
-    spec = speculative_records(records).sort_values("record").reset_index(drop=True)
-    base = records[record_mode(records) == "baseline"].set_index("record")
+    spec, has_baseline = _with_plain(records)
     rows = []
     for _, block in spec.groupby(block_ids(spec), sort=True):
         first, last = block.head(edge), block.tail(edge)
         row = {"domain": block["domain"].iloc[0], "records": len(block),
                "alpha_first": float(first["alpha"].mean()), "alpha_last": float(last["alpha"].mean())}
         row["alpha_gain"] = row["alpha_last"] - row["alpha_first"]
-        if len(base):
+        if has_baseline:
             for name, part in (("first", first), ("last", last)):
-                plain = base.reindex(part["record"])["latency_s"]
+                plain = part["plain_s"]
                 row[f"speedup_{name}"] = float(plain.sum() / part["latency_s"].sum()) if plain.notna().all() else None
         rows.append(row)
     return pd.DataFrame(rows)
@@ -64,16 +74,14 @@ def rolling_speedup(records: pd.DataFrame, window: int = 50) -> pd.DataFrame:
     if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
         raise ValueError(f"window must be a whole number of records, at least 1, got {window!r}")
     window = int(window)
-    spec = speculative_records(records).sort_values("record").reset_index(drop=True)
-    base = records[record_mode(records) == "baseline"].set_index("record")
-    if spec.empty or base.empty:
+    spec, has_baseline = _with_plain(records)
+    if spec.empty or not has_baseline:
         raise ValueError("rolling_speedup needs a trace with speculative records and their plain-decoding "
                          "baselines (osdsim run --baseline)")
-    plain = base["latency_s"].reindex(spec["record"]).to_numpy()
-    if pd.isna(plain).any():
-        missing = spec["record"][pd.isna(plain)].iloc[0]
+    if spec["plain_s"].isna().any():
+        missing = spec.loc[spec["plain_s"].isna(), "record"].iloc[0]
         raise ValueError(f"record {missing} has no plain-decoding baseline")
-    plain_sum = pd.Series(plain).rolling(window, min_periods=1).sum()
+    plain_sum = spec["plain_s"].rolling(window, min_periods=1).sum()
     spec_sum = spec["latency_s"].rolling(window, min_periods=1).sum()
     return pd.DataFrame({"record": spec["record"], "domain": spec["domain"],
                          "alpha": spec["alpha"].rolling(window, min_periods=1).mean(),
